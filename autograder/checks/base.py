@@ -1,0 +1,90 @@
+"""The vocabulary of hidden checks: parts, cases, mistakes.
+
+A ``Part`` is one graded cell of an assignment (its nbgrader ``grade_id`` receives the
+points). Each part builds ``Case``s from a random generator: a probe (the calls the
+child makes with the student's functions), the input arrays, the reference outputs and,
+for every known ``Mistake``, the outputs that mistake would produce on the same inputs.
+Everything here runs in the parent, with the trusted reference implementations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..sandbox import Limits, Probe
+
+Outputs = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A mistake learners really make, explained in plain words with a book section."""
+
+    code: str
+    title: str
+    explanation: str
+    section: str  # "page.html#label" in the book
+
+
+@dataclass
+class Case:
+    """One probe with its inputs, the reference outputs and the outputs of each mistake."""
+
+    label: str
+    probe: Probe
+    inputs: dict[str, np.ndarray]
+    expected: Outputs
+    variants: dict[str, Outputs] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Part:
+    grade_id: str
+    title: str
+    functions: tuple[str, ...]
+    section: str
+    mistakes: tuple[Mistake, ...]
+    make_cases: Callable[[np.random.Generator], list[Case]]
+    scalars: frozenset[str] = frozenset()  # outputs that may come back as any size-1 array
+    nonfinite_mistake: str | None = None  # diagnosis when the output is NaN/inf but should not be
+
+    def mistake(self, code: str) -> Mistake:
+        return next(m for m in self.mistakes if m.code == code)
+
+
+@dataclass(frozen=True)
+class AssignmentChecks:
+    name: str
+    notebook: str
+    parts: tuple[Part, ...]
+    limits: Limits = field(default_factory=Limits)
+
+
+def steps_forward_backward(forward: str, backward: str, params: list[str], grads: list[str]):
+    """Probe steps: ``out, cache = forward(x, *params)``; ``grads = backward(dout, cache)``."""
+    return [
+        {"call": forward, "args": [{"in": n} for n in ["x", *params]], "save": ["out", "cache"]},
+        {"call": backward, "args": [{"in": "dout"}, {"var": "cache"}], "save": grads},
+    ]
+
+
+def make_case(part: str, index: int, label: str, steps, send, inputs, expected, variants) -> Case:
+    """Build a case whose input names are made unique across the whole plan."""
+    prefix = f"{part}.{index}."
+    renamed = []
+    for step in steps:
+        step = dict(step)
+        if "args" in step:
+            step["args"] = [{"in": prefix + a["in"]} if "in" in a else a for a in step["args"]]
+        renamed.append(step)
+    probe = Probe(id=f"{part}#{index}", steps=renamed, send=list(send), group=part)
+    return Case(
+        label=label,
+        probe=probe,
+        inputs={prefix + k: np.asarray(v) for k, v in inputs.items()},
+        expected=expected,
+        variants=variants,
+    )

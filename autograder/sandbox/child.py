@@ -1,0 +1,179 @@
+"""The only program that ever runs student code. It is started as a fresh interpreter
+(``python -I child.py PLAN``) and imports nothing from the autograder package.
+
+Order of work, all before the first student line runs:
+
+1. read the plan (JSON) written by the parent into the private working directory;
+2. import NumPy and load the inputs (``np.load(..., allow_pickle=False)``) from the
+   parent's private directory;
+3. lock itself in (see ``jail``): new mount and network namespaces when it can, the
+   course's files hidden under empty tmpfs mounts, resource limits, an unprivileged
+   uid/gid, the working directory its own.
+
+Then it executes the student's cells and the probes of the plan, and writes frames to
+the descriptor the plan names. A frame is a 4-byte big-endian length, a UTF-8 JSON header of that
+length, then ``header["nbytes"]`` raw bytes of an array (C order, ``header["dtype"]``,
+``header["shape"]``). Only numbers and arrays are sent; the parent trusts none of it.
+"""
+
+import builtins
+import ctypes
+import json
+import os
+import resource
+import struct
+import sys
+import traceback
+
+CHANNEL = [3]  # replaced by the descriptor named in the plan
+CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
+MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 4096, 16384, 1 << 18
+
+
+def _send(header, payload=b""):
+    data = json.dumps(header).encode()
+    os.write(CHANNEL[0], struct.pack(">I", len(data)) + data)
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(CHANNEL[0], view[: 1 << 20]) :]
+
+
+def _mount(libc, source, target, fstype, flags, options):
+    args = [None if a is None else a.encode() for a in (source, target, fstype, options)]
+    if libc.mount(args[0], args[1], args[2], flags, args[3]) != 0:
+        raise OSError(ctypes.get_errno(), f"mount {target}")
+
+
+def hide_paths(jail):
+    """Cover each of ``jail["hide"]`` with an empty read-only tmpfs in a private mount
+    namespace, re-exposing the directories of ``jail["keep"]`` that lie inside them."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNS | CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "unshare")
+    _mount(libc, None, "/", None, MS_REC | MS_PRIVATE, None)
+    kept = []
+    for index, path in enumerate(jail["keep"]):
+        if any(path.startswith(h.rstrip("/") + "/") for h in jail["hide"]):
+            holder = os.path.join(jail["stash"], str(index))
+            os.makedirs(holder, exist_ok=True)
+            _mount(libc, path, holder, None, MS_BIND | MS_REC, None)
+            kept.append((holder, path))
+    for path in jail["hide"]:
+        if os.path.isdir(path):
+            _mount(libc, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=755")
+    for holder, path in kept:
+        os.makedirs(path, exist_ok=True)
+        _mount(libc, holder, path, None, MS_BIND | MS_REC, None)
+
+
+def jail(plan):
+    """Apply the isolation that the parent asked for, as far as this machine allows."""
+    spec = plan["jail"]
+    limits = spec["limits"]
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_seconds"], limits["cpu_seconds"] + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_bytes"], limits["file_bytes"]))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+    if os.geteuid() == 0 and spec.get("uid") is not None:
+        if spec.get("hide"):
+            hide_paths(spec)
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
+        os.setgroups([])
+        os.setgid(spec["uid"])
+        os.setuid(spec["uid"])
+    elif hasattr(resource, "RLIMIT_NPROC"):
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
+    os.chdir(spec["workdir"])
+
+
+def _describe(error):
+    try:
+        text = f"{type(error).__name__}: {error}"
+    except BaseException:  # a hostile __str__
+        text = type(error).__name__
+    frames = [
+        f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith("<cell")
+    ]
+    where = f" (in {frames[-1].filename[1:-1]}, line {frames[-1].lineno})" if frames else ""
+    return (text[:400] + where)[:500]
+
+
+def main():
+    with open(sys.argv[1], encoding="utf-8") as handle:
+        plan = json.load(handle)
+    CHANNEL[0] = int(plan["channel"])
+    import numpy as np
+
+    with np.load(plan["inputs"], allow_pickle=False) as archive:
+        inputs = {name: archive[name] for name in archive.files}
+    jail(plan)
+    ndarray, generic, ascontig = np.ndarray, np.generic, np.ascontiguousarray
+
+    def send_value(probe, name, value):
+        if isinstance(value, (float, int, bool, generic)):
+            value = np.asarray(value)
+        if not isinstance(value, ndarray):
+            _send({"t": "bad_value", "probe": probe, "name": name, "type": type(value).__name__})
+            return
+        array = ascontig(ndarray.view(value, ndarray))
+        if array.dtype.kind not in "biuf" or array.dtype.itemsize > 8:
+            _send({"t": "bad_value", "probe": probe, "name": name, "type": f"{array.dtype} array"})
+            return
+        header = {"t": "value", "probe": probe, "name": name, "dtype": array.dtype.str}
+        header.update(shape=list(array.shape), nbytes=array.nbytes)
+        _send(header, array.tobytes())
+
+    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    skip = set(plan["skip_cells"])
+    for cell in plan["cells"]:
+        if cell["id"] in skip:
+            continue
+        _send({"t": "cell_start", "cell": cell["id"]})
+        try:
+            exec(compile(cell["source"], f"<cell {cell['id']}>", "exec"), namespace)
+        except BaseException as error:
+            _send({"t": "cell_error", "cell": cell["id"], "error": _describe(error)})
+
+    for probe in plan["probes"]:
+        pid = probe["id"]
+        _send({"t": "probe_start", "probe": pid})
+        env = {}
+        try:
+            for step in probe["steps"]:
+                if "get" in step:
+                    env[step["save"]] = env[step["get"]][step["key"]]
+                    continue
+                function = namespace.get(step["call"])
+                if function is None:
+                    raise NameError(f"name '{step['call']}' is not defined")
+                args = [_argument(a, inputs, env) for a in step["args"]]
+                result = function(*args)
+                names = step["save"]
+                if len(names) == 1 and not isinstance(result, (tuple, list)):
+                    result = (result,)
+                if not isinstance(result, (tuple, list)) or len(result) != len(names):
+                    count = len(result) if isinstance(result, (tuple, list)) else 1
+                    raise TypeError(
+                        f"{step['call']} returned {count} value(s), expected {len(names)}: "
+                        + ", ".join(names)
+                    )
+                env.update(zip(names, result, strict=True))
+            for name in probe["send"]:
+                send_value(pid, name, env[name])
+        except BaseException as error:
+            _send({"t": "probe_error", "probe": pid, "error": _describe(error)})
+        _send({"t": "probe_done", "probe": pid})
+    _send({"t": "end"})
+
+
+def _argument(spec, inputs, env):
+    if "in" in spec:
+        return inputs[spec["in"]].copy()
+    if "var" in spec:
+        return env[spec["var"]]
+    return spec["lit"]
+
+
+if __name__ == "__main__":
+    main()

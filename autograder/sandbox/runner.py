@@ -1,0 +1,342 @@
+"""Parent side of the sandbox: start ``child.py``, stream its frames, enforce deadlines.
+
+The parent never executes student code. It writes a plan (cells to execute, probes to
+call, the names of the input arrays) into a private working directory, starts a fresh
+interpreter on ``child.py``, and reads frames from a pipe with a deadline for every
+phase (start-up, each cell, each probe). A phase that overruns, or a child that dies,
+is recorded against that cell or probe; a new child then resumes after it, so one
+infinite loop costs only the part that contains it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import shutil
+import signal
+import site
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .wire import ChannelError, FrameReader
+
+CHILD = Path(__file__).with_name("child.py")
+BASE_UID = 61000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one child process and deadlines of each phase (seconds)."""
+
+    cpu_seconds: int = 60
+    memory_bytes: int = 2 << 30
+    file_bytes: int = 8 << 20
+    processes: int = 64
+    startup_seconds: float = 30.0
+    cell_seconds: float = 10.0
+    probe_seconds: float = 10.0
+    total_seconds: float = 120.0
+    result_bytes: int = 256 << 20
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """What the child is locked out of. ``uid`` None means no privilege drop (not root)."""
+
+    uid: int | None
+    hide: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
+
+    @classmethod
+    def for_course(cls, hidden: list[Path], slot: int = 0) -> Isolation:
+        """Hide ``hidden`` (course root, submissions, outputs) from a child of worker ``slot``.
+
+        As root the child gets its own uid (so it cannot signal or read other children),
+        private mount and network namespaces and empty tmpfs mounts over ``hidden``;
+        the Python installation stays visible so that NumPy imports.
+        """
+        if os.geteuid() != 0:
+            return cls(uid=None)
+        keep = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, *site.getsitepackages())}
+        hide = {str(p.resolve()) for p in hidden}
+        for path in keep:  # a private ancestor (pyenv under /root) becomes a tmpfs with 755
+            for parent in Path(path).parents:
+                if parent != Path("/") and not parent.stat().st_mode & 0o001:
+                    hide.add(str(parent))
+        return cls(uid=BASE_UID + slot, hide=tuple(sorted(hide)), keep=tuple(sorted(keep)))
+
+    def describe(self) -> str:
+        if self.uid is None:
+            return "separate process with resource limits (not root: no uid drop, files visible)"
+        return (
+            f"separate process as uid {self.uid}, private mount and network namespaces, "
+            f"{len(self.hide)} course path(s) hidden, resource limits"
+        )
+
+
+@dataclass(frozen=True)
+class Cell:
+    id: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A recipe of calls: ``steps`` as understood by child.py, ``send`` the names returned."""
+
+    id: str
+    steps: list[dict]
+    send: list[str]
+    group: str = ""  # after a timeout, the rest of the group is skipped
+
+
+@dataclass
+class Outcome:
+    """Everything that came back from the child(ren) for one submission."""
+
+    values: dict[str, dict[str, np.ndarray | str]] = field(default_factory=dict)
+    probe_errors: dict[str, str] = field(default_factory=dict)
+    cell_errors: dict[str, str] = field(default_factory=dict)
+    children: int = 0
+    grader_error: str = ""
+
+
+def run(
+    cells: list[Cell],
+    probes: list[Probe],
+    inputs: dict[str, np.ndarray],
+    limits: Limits,
+    isolation: Isolation,
+) -> Outcome:
+    """Execute ``cells`` then ``probes`` in sandboxed children; never raises for student faults."""
+    outcome = Outcome()
+    base = Path(tempfile.mkdtemp(prefix="autograder-"))
+    try:
+        np.savez(base / "inputs.npz", **inputs)
+        (base / "work").mkdir()
+        if isolation.uid is not None:
+            os.chmod(base, 0o711)
+            os.chown(base / "work", isolation.uid, isolation.uid)
+            os.chmod(base / "work", 0o700)
+        remaining = [p.id for p in probes]
+        skip: list[str] = []
+        started = time.monotonic()
+        while remaining:
+            if time.monotonic() - started > limits.total_seconds:
+                for pid in remaining:
+                    outcome.probe_errors[pid] = "not run: the submission used up its time budget"
+                break
+            plan_probes = [p for p in probes if p.id in remaining]
+            culprit, reason = _attempt(
+                base, cells, skip, plan_probes, limits, isolation, outcome, remaining
+            )
+            outcome.children += 1
+            if culprit is None:
+                break
+            kind, name = culprit
+            if kind == "cell":
+                outcome.cell_errors[name] = reason
+                skip.append(name)
+            elif kind == "probe":
+                outcome.probe_errors[name] = reason
+                remaining.remove(name)
+                if reason.startswith("timed out"):
+                    _skip_group(name, probes, remaining, outcome)
+            else:
+                for pid in remaining:
+                    outcome.probe_errors[pid] = reason
+                break
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    return outcome
+
+
+def _skip_group(name: str, probes: list[Probe], remaining: list[str], outcome: Outcome) -> None:
+    """After a probe timed out, do not wait again for the other probes of its group."""
+    group = next(p.group for p in probes if p.id == name)
+    if not group:
+        return
+    for probe in probes:
+        if probe.group == group and probe.id in remaining:
+            remaining.remove(probe.id)
+            outcome.probe_errors[probe.id] = "not run: an earlier call of the same part timed out"
+
+
+def _attempt(base, cells, skip, probes, limits, isolation, outcome, remaining):
+    """One child process. Returns (culprit, reason) if it had to stop early, else (None, "").
+
+    ``base`` (root's) holds the plan, the inputs and the bind-mount stash; the child
+    works in ``base/work``, which is all it can write.
+    """
+    read_end, write_end = os.pipe()
+    plan = {
+        "channel": write_end,
+        "inputs": str(base / "inputs.npz"),
+        "cells": [{"id": c.id, "source": c.source} for c in cells],
+        "skip_cells": skip,
+        "probes": [{"id": p.id, "steps": p.steps, "send": p.send} for p in probes],
+        "jail": {
+            "workdir": str(base / "work"),
+            "stash": str(base / f"stash{outcome.children}"),
+            "uid": isolation.uid,
+            "hide": list(isolation.hide),
+            "keep": list(isolation.keep),
+            "limits": {
+                "cpu_seconds": limits.cpu_seconds,
+                "memory_bytes": limits.memory_bytes,
+                "file_bytes": limits.file_bytes,
+                "processes": limits.processes,
+            },
+        },
+    }
+    plan_path = base / "plan.json"
+    plan_path.write_text(json.dumps(plan), encoding="utf-8")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(base / "work"),
+        "LANG": "C.UTF-8",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "MPLBACKEND": "Agg",
+    }
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-I", str(CHILD), str(plan_path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=None if os.environ.get("AUTOGRADER_DEBUG") else subprocess.DEVNULL,
+            pass_fds=(write_end,),
+            cwd=base,
+            env=env,
+            start_new_session=True,
+        )
+    finally:
+        os.close(write_end)
+    reader = FrameReader(limits.result_bytes)
+    phase, deadline = ("startup", ""), time.monotonic() + limits.startup_seconds
+    culprit, reason = None, ""
+    selector = selectors.DefaultSelector()
+    selector.register(read_end, selectors.EVENT_READ)
+    ended = False
+    try:
+        while True:
+            timeout = deadline - time.monotonic()
+            if timeout <= 0:
+                culprit, reason = phase, _timeout_message(phase, limits)
+                break
+            if not selector.select(timeout):
+                continue
+            data = os.read(read_end, 1 << 20)
+            if not data:
+                break
+            try:
+                frames = reader.feed(data)
+            except ChannelError as error:
+                culprit, reason = phase, f"your code corrupted the grader's result channel: {error}"
+                break
+            for frame in frames:
+                phase, deadline, ended = _apply(frame, phase, deadline, limits, outcome, remaining)
+            if ended:
+                break
+    finally:
+        selector.close()
+        os.close(read_end)
+        _kill(child, isolation.uid)
+    if culprit is None and not ended:
+        culprit, reason = phase, _death_message(child.returncode)
+    if culprit is not None and culprit[0] == "startup":
+        outcome.grader_error = f"the sandboxed process could not start: {reason}"
+        return ("all", ""), "not run: the grader could not start the sandbox"
+    if culprit is not None and culprit[0] == "between":
+        return ("all", ""), reason
+    return culprit, reason
+
+
+def _apply(frame, phase, deadline, limits, outcome, remaining):
+    """Update the phase and the outcome from one frame. Returns (phase, deadline, ended)."""
+    header, now = frame.header, time.monotonic()
+    kind = header["t"]
+    if kind == "cell_start":
+        return ("cell", str(header.get("cell"))), now + limits.cell_seconds, False
+    if kind == "cell_error":
+        outcome.cell_errors[str(header.get("cell"))] = str(header.get("error", ""))[:500]
+    elif kind == "probe_start":
+        return ("probe", str(header.get("probe"))), now + limits.probe_seconds, False
+    elif kind == "value" and phase[0] == "probe":
+        outcome.values.setdefault(phase[1], {})[str(header.get("name"))] = frame.array
+    elif kind == "bad_value" and phase[0] == "probe":
+        outcome.values.setdefault(phase[1], {})[str(header.get("name"))] = (
+            f"bad:{str(header.get('type'))[:80]}"
+        )
+    elif kind == "probe_error" and phase[0] == "probe":
+        outcome.probe_errors[phase[1]] = str(header.get("error", ""))[:500]
+    elif kind == "probe_done" and phase[0] == "probe":
+        if phase[1] in remaining:
+            remaining.remove(phase[1])
+        return ("between", ""), now + limits.probe_seconds, False
+    elif kind == "end":
+        return phase, deadline, True
+    return phase, deadline, False
+
+
+def _timeout_message(phase, limits) -> str:
+    kind, name = phase
+    if kind == "cell":
+        return f"timed out: running cell '{name}' took longer than {limits.cell_seconds:g} s"
+    if kind == "probe":
+        return f"timed out: the call took longer than {limits.probe_seconds:g} s (an endless loop?)"
+    return f"timed out after {limits.startup_seconds:g} s"
+
+
+def _death_message(returncode) -> str:
+    if returncode is not None and returncode < 0:
+        name = signal.Signals(-returncode).name
+        why = {
+            "SIGXCPU": "it used up its CPU time",
+            "SIGKILL": "it was killed (CPU time or memory limit)",
+            "SIGSEGV": "it crashed (segmentation fault)",
+            "SIGXFSZ": "it wrote a file larger than allowed",
+        }.get(name, f"it received {name}")
+        return f"the process running your code stopped: {why}"
+    return f"your code ended the grading process (exit status {returncode})"
+
+
+def _kill(child: subprocess.Popen, uid: int | None) -> None:
+    """Kill the child, its process group and, when it had its own uid, every process of it."""
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    child.wait()
+    if uid is not None:
+        _kill_uid(uid)
+
+
+def _kill_uid(uid: int) -> None:
+    for _ in range(3):
+        found = False
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                status = (entry / "status").read_text()
+            except OSError:
+                continue
+            line = next((x for x in status.splitlines() if x.startswith("Uid:")), "")
+            if line.split()[1:2] == [str(uid)]:
+                found = True
+                try:
+                    os.kill(int(entry.name), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        if not found:
+            return
+        time.sleep(0.01)

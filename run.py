@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""The course's two commands, with nothing but Python 3.11 needed to start them.
+
+    python3 run.py main   # install, build the book, release exercises, grade the sample class
+    python3 run.py test   # install, lint, run the whole test suite
+
+Both create ``.venv`` beside this file and install the pinned set in
+``constraints.txt`` into it; a stamp skips the install when nothing changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / "bin"
+EXTRAS = {"main": "book,dev", "test": "book,dev,torch"}
+
+
+def say(message: str) -> None:
+    print(f"\n==> {message}", flush=True)
+
+
+def run(*cmd: str | Path, **kwargs) -> None:
+    subprocess.run([str(c) for c in cmd], cwd=ROOT, check=True, **kwargs)
+
+
+def ensure_venv(extras: str) -> None:
+    """Create .venv and install the project with ``extras`` under the pinned constraints."""
+    if sys.version_info[:2] != (3, 11):
+        sys.exit(f"Python 3.11 is required, this is {sys.version.split()[0]}")
+    if not (BIN / "python").exists():
+        say("creating .venv")
+        run(sys.executable, "-m", "venv", VENV)
+    digest = hashlib.sha256()
+    for name in ("pyproject.toml", "constraints.txt"):
+        digest.update((ROOT / name).read_bytes())
+    digest.update(extras.encode())
+    stamp = VENV / ".install-stamp"
+    if stamp.exists() and stamp.read_text() == digest.hexdigest():
+        return
+    say(f"installing the course with extras [{extras}] (pinned by constraints.txt)")
+    pip = [BIN / "python", "-m", "pip", "--disable-pip-version-check", "-q"]
+    run(*pip, "install", "--upgrade", "pip")
+    run(*pip, "install", "-c", "constraints.txt", "-e", f".[{extras}]")
+    stamp.write_text(digest.hexdigest())
+
+
+def main_job() -> None:
+    start = time.perf_counter()
+    ensure_venv(EXTRAS["main"])
+    say("building the book into _build/html")
+    run(BIN / "jupyter-book", "build", ".", "--quiet")
+    say("regenerating exercises/ from solutions/ with nbgrader")
+    run(BIN / "autograder", "release", "--all")
+    say("grading the sample class in sample_class/submitted")
+    run(
+        BIN / "autograder",
+        "grade",
+        "assignment1",
+        "--submissions",
+        "sample_class/submitted",
+        "--out",
+        "_build/sample_class",
+    )
+    say(f"done in {time.perf_counter() - start:.0f} s; the book is at _build/html/index.html")
+
+
+def test_job() -> None:
+    ensure_venv(EXTRAS["test"])
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    say("ruff")
+    run(BIN / "ruff", "check", ".", env=env)
+    run(BIN / "ruff", "format", "--check", ".", env=env)
+    say("pytest")
+    run(BIN / "python", "-m", "pytest", *sys.argv[2:], env=env)
+
+
+if __name__ == "__main__":
+    jobs = {"main": main_job, "test": test_job}
+    if len(sys.argv) < 2 or sys.argv[1] not in jobs:
+        sys.exit(__doc__)
+    try:
+        jobs[sys.argv[1]]()
+    except subprocess.CalledProcessError as error:
+        sys.exit(error.returncode)
