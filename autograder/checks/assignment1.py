@@ -14,7 +14,7 @@ from ..reference.losses import mse_loss
 from ..sandbox import Limits
 from .base import AssignmentChecks, Case, Mistake, Part, make_case, steps_forward_backward
 
-PAGE = "backprop-dense.html"
+PAGE = "book/backprop-dense.html"
 
 
 def _mistake(code, title, explanation, label):

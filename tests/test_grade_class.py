@@ -1,0 +1,170 @@
+"""The bundled sample class, graded through the command line: the expected results, the
+gradebook nbgrader exports, the feedback, resuming after an interruption, determinism."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.cli import main
+from autograder.records import read_record
+
+EXPECTED_TOTALS = {
+    "ada_correct": 11.0,
+    "ben_mse_sign_flipped": None,  # partial: checked below
+    "cy_always_equal": 9.0,
+    "dan_endless_loop": 9.0,
+    "eve_corrupt_file": 0.0,
+    "fay_ipython_trick": 6.0,
+}
+
+
+@pytest.fixture(scope="module")
+def sample(root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("graded")
+    code = main(
+        [
+            "--root",
+            str(root),
+            "grade",
+            "assignment1",
+            "--submissions",
+            str(root / "sample_class" / "submitted"),
+            "--out",
+            str(out),
+        ]
+    )
+    results = {s: read_record(out, "assignment1", s) for s in EXPECTED_TOTALS}
+    return code, out, results
+
+
+def part(result, grade_id):
+    return next(p for p in result.parts if p.grade_id == grade_id)
+
+
+def test_the_run_completes_with_exit_code_zero(sample):
+    code, _, results = sample
+    assert code == 0
+    assert all(r is not None for r in results.values())
+
+
+def test_the_correct_submission_gets_full_marks(sample):
+    assert sample[2]["ada_correct"].score == 11
+
+
+def test_the_classic_mistake_gets_partial_marks_with_the_part_explained(sample):
+    result = sample[2]["ben_mse_sign_flipped"]
+    mse = part(result, "test_mse")
+    assert 0 < result.score < 11 and mse.score < mse.points
+    assert result.score == 9 + mse.score
+    assert [m["code"] for m in mse.mistakes] == ["mse-sign"]
+    feedback = sample[1] / "feedback" / "ben_mse_sign_flipped" / "assignment1" / "assignment1.md"
+    assert "wrong sign" in feedback.read_text()
+
+
+def test_the_always_equal_object_scores_zero_on_the_cheated_part(sample):
+    result = sample[2]["cy_always_equal"]
+    assert part(result, "test_sigmoid").score == 0
+    assert result.score == 9
+    problems = [p for c in part(result, "test_sigmoid").cases for p in c.problems]
+    assert any("not a NumPy array" in p for p in problems)
+
+
+def test_the_endless_loop_times_out_on_its_part_only(sample):
+    result = sample[2]["dan_endless_loop"]
+    relu = part(result, "test_relu")
+    assert relu.score == 0
+    assert "timed out" in relu.cases[0].problems[0]
+    assert result.score == 9
+
+
+def test_the_corrupt_file_is_reported_as_unreadable(sample):
+    result = sample[2]["eve_corrupt_file"]
+    assert result.status == "unreadable" and result.score == 0
+    assert "not valid JSON" in result.problems[0]
+    html = sample[1] / "feedback" / "eve_corrupt_file" / "assignment1" / "assignment1.html"
+    assert "could not be read" in html.read_text()
+
+
+def test_the_ipython_trick_only_breaks_its_own_cell(sample):
+    result = sample[2]["fay_ipython_trick"]
+    assert "get_ipython" in result.cell_errors["dense_forward"]
+    assert part(result, "test_dense_forward").score == 0
+    assert result.score == 6
+
+
+def test_nbgrader_export_lists_the_scores(sample, tmp_path):
+    _, out, results = sample
+    nbgrader = Path(sys.executable).with_name("nbgrader")
+    subprocess.run(
+        [
+            str(nbgrader),
+            "export",
+            "--db",
+            f"sqlite:///{out / 'gradebook.db'}",
+            "--to",
+            "grades.csv",
+        ],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        env={"PATH": f"{nbgrader.parent}:/usr/bin:/bin"},
+    )
+    with open(tmp_path / "grades.csv", newline="") as handle:
+        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
+    for student, result in results.items():
+        assert float(rows[student]["raw_score"]) == pytest.approx(result.score)
+        assert float(rows[student]["max_score"]) == 11
+
+
+def test_a_second_run_grades_nothing_new_and_force_regrades(sample, root, tmp_path):
+    _, out, results = sample
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    record = copy / "results" / "assignment1" / "ada_correct.json"
+    stamp = json.loads(record.read_text())
+    stamp["seconds"] = -1.0  # a marker that survives only if the record is reused
+    record.write_text(json.dumps(stamp))
+    (copy / "results" / "assignment1" / "cy_always_equal.json").unlink()  # as if killed here
+    args = [
+        "--root",
+        str(root),
+        "grade",
+        "assignment1",
+        "--submissions",
+        str(root / "sample_class" / "submitted"),
+        "--out",
+        str(copy),
+    ]
+    assert main(args) == 0
+    assert read_record(copy, "assignment1", "ada_correct").seconds == -1.0
+    regraded = read_record(copy, "assignment1", "cy_always_equal")
+    assert regraded.score == results["cy_always_equal"].score
+    assert regraded.seed == results["cy_always_equal"].seed
+    assert main([*args, "--force"]) == 0
+    assert read_record(copy, "assignment1", "ada_correct").seconds > 0
+
+
+def test_the_same_submission_and_seed_always_get_the_same_result(sample, root, tmp_path):
+    _, _, results = sample
+    args = [
+        "--root",
+        str(root),
+        "grade",
+        "assignment1",
+        "--submissions",
+        str(root / "sample_class" / "submitted"),
+        "--out",
+        str(tmp_path),
+    ]
+    assert main(args) == 0
+    for student, first in results.items():
+        again = read_record(tmp_path, "assignment1", student)
+        assert again.score == first.score and again.seed == first.seed
+        assert [p.cases for p in again.parts] == [p.cases for p in first.parts]

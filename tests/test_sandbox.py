@@ -1,0 +1,191 @@
+"""The sandbox under attack: each hostile function is called in one probe, and a control
+probe after it must still return the right answer from a fresh child if needed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder.sandbox import Cell, Isolation, Limits, Probe, run
+
+ROOT = Path(__file__).resolve().parents[1]
+LIMITS = Limits(probe_seconds=3.0, cell_seconds=3.0, total_seconds=60.0, cpu_seconds=30)
+IS_ROOT = os.geteuid() == 0
+needs_root = pytest.mark.skipif(not IS_ROOT, reason="uid and namespace isolation need root")
+
+CONTROL = "def control(x):\n    return x + 1.0\n"
+
+
+def attack(body: str, limits: Limits = LIMITS, setup: str = "import numpy as np\n"):
+    """Run ``def attack(x): <body>`` then a control probe; returns the outcome."""
+    source = "def attack(x):\n" + "".join(f"    {line}\n" for line in body.splitlines())
+    cells = [Cell("setup", setup), Cell("answer", source + CONTROL)]
+    probes = [
+        Probe("attack", [{"call": "attack", "args": [{"in": "x"}], "save": ["y"]}], ["y"]),
+        Probe("control", [{"call": "control", "args": [{"in": "x"}], "save": ["y"]}], ["y"]),
+    ]
+    isolation = Isolation.for_course([ROOT])
+    return run(cells, probes, {"x": np.arange(4.0)}, limits, isolation)
+
+
+def assert_control_intact(outcome):
+    assert "control" not in outcome.probe_errors, outcome.probe_errors
+    np.testing.assert_array_equal(outcome.values["control"]["y"], np.arange(4.0) + 1.0)
+    assert not outcome.grader_error
+
+
+def test_an_honest_function_comes_back_as_an_array():
+    outcome = attack("return x * 2.0")
+    np.testing.assert_array_equal(outcome.values["attack"]["y"], np.arange(4.0) * 2)
+    assert_control_intact(outcome)
+    assert outcome.children == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ("while True:\n    pass", "timed out"),
+        (
+            "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+            "signal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass",
+            "timed out",
+        ),
+        ("import os\nos._exit(0)", "ended the grading process"),
+        ("import sys\nsys.exit(0)", "SystemExit"),
+        ("raise KeyboardInterrupt", "KeyboardInterrupt"),
+        ("return np.ones(int(50e9) // 8)", "MemoryError"),
+        ("import os\nos.abort()", "SIGABRT"),
+    ],
+    ids=[
+        "endless-loop",
+        "ignores-signals",
+        "os-exit",
+        "sys-exit",
+        "interrupt",
+        "memory-bomb",
+        "abort",
+    ],
+)
+def test_a_hostile_call_fails_alone(body, words):
+    outcome = attack(body)
+    assert words in outcome.probe_errors["attack"]
+    assert_control_intact(outcome)
+
+
+def test_an_object_that_claims_to_equal_everything_is_not_an_array():
+    body = (
+        "class Liar:\n    def __eq__(self, other):\n        return True\n"
+        "    def __array__(self, *a, **k):\n        return np.arange(4.0) * 2\n"
+        "return Liar()"
+    )
+    outcome = attack(body)
+    assert outcome.values["attack"]["y"] == "bad:Liar"
+    assert_control_intact(outcome)
+
+
+def test_an_ndarray_subclass_is_judged_by_its_data_only():
+    body = (
+        "class Liar(np.ndarray):\n    def __eq__(self, other):\n        return True\n"
+        "    def tobytes(self, *a):\n        return b'lies'\n"
+        "return np.zeros(4).view(Liar)"
+    )
+    outcome = attack(body)
+    np.testing.assert_array_equal(outcome.values["attack"]["y"], np.zeros(4))
+
+
+def test_printing_fake_results_changes_nothing():
+    body = (
+        "import sys, json\nprint(json.dumps({'t': 'value', 'score': 100}))\n"
+        "print('All tests passed!', file=sys.stderr)\nprint('x' * 50_000_000)\nreturn x"
+    )
+    outcome = attack(body)
+    np.testing.assert_array_equal(outcome.values["attack"]["y"], np.arange(4.0))
+    assert_control_intact(outcome)
+
+
+def test_writing_into_the_result_channel_only_hurts_the_writer():
+    body = (
+        "import os\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b'garbage' * 100)\n"
+        "    except OSError:\n        pass\nreturn x"
+    )
+    outcome = attack(body)
+    assert "corrupted" in outcome.probe_errors["attack"]
+    assert_control_intact(outcome)
+
+
+def test_a_huge_file_is_refused():
+    outcome = attack("with open('big', 'wb') as f:\n    f.write(b'0' * (200 * 2**20))\nreturn x")
+    assert "File too large" in outcome.probe_errors["attack"]
+    assert_control_intact(outcome)
+
+
+def test_a_cell_that_loops_at_top_level_is_skipped_and_the_rest_runs():
+    cells = [
+        Cell("setup", "import numpy as np"),
+        Cell("loops", "while True:\n    pass"),
+        Cell("answer", CONTROL),
+    ]
+    probe = Probe("control", [{"call": "control", "args": [{"in": "x"}], "save": ["y"]}], ["y"])
+    outcome = run(cells, [probe], {"x": np.zeros(2)}, LIMITS, Isolation.for_course([ROOT]))
+    assert "timed out" in outcome.cell_errors["loops"]
+    np.testing.assert_array_equal(outcome.values["control"]["y"], np.ones(2))
+
+
+def test_the_environment_carries_no_secrets(monkeypatch):
+    monkeypatch.setenv("GRADER_SECRET_TOKEN", "hunter2")
+    outcome = attack(
+        "import os\nreturn np.array([float(len(os.environ.get('GRADER_SECRET_TOKEN', '')))])"
+    )
+    np.testing.assert_array_equal(outcome.values["attack"]["y"], [0.0])
+
+
+@needs_root
+def test_the_course_files_and_the_reference_are_invisible():
+    body = (
+        f"import os\nseen = os.listdir({str(ROOT)!r})\n"
+        "try:\n    import autograder.reference.layers\n    imported = 1.0\n"
+        "except Exception:\n    imported = 0.0\n"
+        f"readable = float(os.path.exists({str(ROOT / 'autograder' / 'reference')!r}))\n"
+        "return np.array([float(len([s for s in seen if s != '.venv'])), imported, readable])"
+    )
+    outcome = attack(body)
+    np.testing.assert_array_equal(outcome.values["attack"]["y"], [0.0, 0.0, 0.0])
+
+
+@needs_root
+def test_the_student_cannot_signal_the_grader():
+    outcome = attack("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nreturn x")
+    assert "PermissionError" in outcome.probe_errors["attack"]
+    assert_control_intact(outcome)
+
+
+@needs_root
+def test_a_fork_bomb_is_contained_and_reaped():
+    body = "import os\nfor _ in range(10_000):\n    os.fork()\nwhile True:\n    pass"
+    outcome = attack(body, Limits(probe_seconds=3.0, processes=32, cpu_seconds=30))
+    assert "attack" in outcome.probe_errors
+    assert_control_intact(outcome)
+    leftovers = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                status = (entry / "status").read_text()
+            except OSError:
+                continue
+            if "Uid:\t61000" in status and "State:\tZ" not in status:  # zombies are dead
+                leftovers.append(entry.name)
+    assert leftovers == []
+
+
+@needs_root
+def test_no_network():
+    body = (
+        "import socket\ns = socket.socket()\ns.settimeout(1)\n"
+        "try:\n    s.connect(('127.0.0.1', 22))\n    ok = 1.0\nexcept OSError:\n    ok = 0.0\n"
+        "return np.array([ok])"
+    )
+    outcome = attack(body)
+    np.testing.assert_array_equal(outcome.values["attack"]["y"], [0.0])

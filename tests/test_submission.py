@@ -1,0 +1,95 @@
+"""Reading submitted notebooks: malformed files get a clear reason; the program is built
+from the release's order with the student's answer cells only."""
+
+from __future__ import annotations
+
+import os
+
+import nbformat
+import pytest
+from conftest import load_answers, load_release, write_submission
+
+from autograder.submission import (
+    UnreadableSubmission,
+    build_program,
+    neutralise_magics,
+    read_notebook,
+)
+
+
+def submitted_notebook(tmp_path, answers=None):
+    path = write_submission(tmp_path, "s", "assignment1", answers or {})
+    return nbformat.read(path, as_version=4)
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: p.write_bytes(b"{not json"), "not valid JSON"),
+        (lambda p: p.write_bytes(b"\xff\xfe\x00garbage"), "not UTF-8"),
+        (lambda p: p.mkdir(), "is a directory"),
+        (lambda p: os.symlink("/etc/passwd", p), "symbolic link"),
+        (lambda p: p.write_text('{"nbformat": 4, "nbformat_minor": 5}'), "not a readable"),
+        (lambda p: None, "no notebook was submitted"),
+    ],
+    ids=["invalid-json", "not-utf8", "directory", "symlink", "no-cells", "missing"],
+)
+def test_malformed_files_get_a_specific_reason(tmp_path, make, reason):
+    path = tmp_path / "nb.ipynb"
+    make(path)
+    with pytest.raises(UnreadableSubmission, match=reason):
+        read_notebook(path)
+
+
+def test_an_oversized_notebook_is_refused(tmp_path):
+    path = tmp_path / "nb.ipynb"
+    path.write_bytes(b" " * 2048)
+    with pytest.raises(UnreadableSubmission, match="clear its outputs"):
+        read_notebook(path, max_bytes=1024)
+
+
+def test_the_program_takes_setup_from_the_release_and_answers_from_the_student(tmp_path):
+    nb = submitted_notebook(tmp_path)
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade_id") == "setup":
+            cell.source = "import os; os.system('rm -rf /')  # tampered locked cell"
+    program = build_program(load_release("assignment1"), nb)
+    ids = [c.id for c in program.cells]
+    assert ids == ["setup:setup", "dense_forward", "dense_backward", "sigmoid", "relu", "mse"]
+    assert "tampered" not in program.cells[0].source
+    assert program.cells[1].source == load_answers("assignment1")["dense_forward"]
+    assert program.problems == []
+
+
+def test_test_cells_are_never_run(tmp_path):
+    program = build_program(load_release("assignment1"), submitted_notebook(tmp_path))
+    assert not any("rel_error(out, expected)" in c.source for c in program.cells)
+
+
+def test_missing_duplicated_and_retyped_cells_are_reported(tmp_path):
+    nb = submitted_notebook(tmp_path)
+    by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+    nb.cells.remove(by_id["relu"])
+    nb.cells.append(nbformat.from_dict(dict(by_id["mse"])))
+    by_id["sigmoid"].cell_type = "markdown"
+    nb.cells.reverse()  # order does not matter
+    program = build_program(load_release("assignment1"), nb)
+    text = " ".join(program.problems)
+    assert "'relu' is missing" in text
+    assert "'mse' appears more than once" in text
+    assert "'sigmoid' was changed into a markdown cell" in text
+    assert [c.id for c in program.cells] == [
+        "setup:setup",
+        "dense_forward",
+        "dense_backward",
+        "mse",
+    ]
+
+
+def test_magics_and_shell_escapes_are_commented_out():
+    source = "%matplotlib inline\n!rm -rf /\nx = 1\n  %time y = 2\n"
+    result = neutralise_magics(source)
+    assert "x = 1" in result
+    for line in result.splitlines():
+        assert not line.lstrip().startswith(("%", "!"))
