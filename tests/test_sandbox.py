@@ -189,3 +189,34 @@ def test_no_network():
     )
     outcome = attack(body)
     np.testing.assert_array_equal(outcome.values["attack"]["y"], [0.0])
+
+
+def test_probe_arguments_can_be_dicts_lists_and_grader_written_functions():
+    cells = [
+        Cell("setup", "import numpy as np"),
+        Cell(
+            "answer",
+            "def step(w, dw, config):\n"
+            "    config.setdefault('velocity', np.zeros_like(w))\n"
+            "    config['velocity'] = 0.9 * config['velocity'] - config['lr'] * dw\n"
+            "    return w + config['velocity'], config\n"
+            "def apply(f, xs):\n    return np.array([f(x) for x in xs])\n",
+        ),
+    ]
+    steps = [
+        {
+            "call": "step",
+            "args": [{"in": "w"}, {"in": "dw"}, {"dict": {"lr": {"lit": 0.5}}}],
+            "save": ["next_w", "config"],
+        },
+        {"get": "config", "key": "velocity", "save": "v"},
+    ]
+    square = {"code": "lambda x: float(np.sum(a * x**2))", "with": {"a": {"in": "w"}}}
+    apply_steps = [{"call": "apply", "args": [square, {"list": [{"lit": 1.0}, {"lit": 2.0}]}]}]
+    apply_steps[0]["save"] = ["y"]
+    probes = [Probe("opt", steps, ["next_w", "v"]), Probe("fn", apply_steps, ["y"])]
+    inputs = {"w": np.ones(3), "dw": np.full(3, 2.0)}
+    outcome = run(cells, probes, inputs, LIMITS, Isolation.for_course([ROOT]))
+    np.testing.assert_array_equal(outcome.values["opt"]["v"], np.full(3, -1.0))
+    np.testing.assert_array_equal(outcome.values["opt"]["next_w"], np.zeros(3))
+    np.testing.assert_array_equal(outcome.values["fn"]["y"], [3.0, 12.0])

@@ -5,6 +5,21 @@ points). Each part builds ``Case``s from a random generator: a probe (the calls 
 child makes with the student's functions), the input arrays, the reference outputs and,
 for every known ``Mistake``, the outputs that mistake would produce on the same inputs.
 Everything here runs in the parent, with the trusted reference implementations.
+
+A probe is data that the child interprets (``autograder/sandbox/child.py``):
+
+* ``steps``: a list run in order. ``{"call": name, "args": [arg, ...], "save": [names]}``
+  calls the student's function ``name`` and binds its results (a tuple of
+  ``len(save)`` values; a single name also accepts a bare value).
+  ``{"get": var, "key": k, "save": name}`` binds ``var[k]`` (e.g. a state array kept in an
+  optimizer's ``config`` dict).
+* an ``arg`` is ``{"in": name}`` (a fresh copy of an input array), ``{"var": name}`` (a
+  value bound by an earlier step), ``{"lit": json}`` (a number, string, list...),
+  ``{"dict": {key: arg}}``, ``{"list": [arg]}``, or ``{"code": "lambda x: ...",
+  "with": {name: arg}}`` (an expression evaluated in the child with ``np`` and the bound
+  names: how a grader hands a function, e.g. to a student's gradient checker).
+* ``send``: the bound names whose values come back to the parent; each must be a NumPy
+  array or a number.
 """
 
 from __future__ import annotations

@@ -168,10 +168,20 @@ def main():
 
 
 def _argument(spec, inputs, env):
+    """Build one call argument from its spec (see autograder/checks/base.py)."""
     if "in" in spec:
         return inputs[spec["in"]].copy()
     if "var" in spec:
         return env[spec["var"]]
+    if "dict" in spec:
+        return {k: _argument(v, inputs, env) for k, v in spec["dict"].items()}
+    if "list" in spec:
+        return [_argument(v, inputs, env) for v in spec["list"]]
+    if "code" in spec:
+        import numpy as np
+
+        bound = {k: _argument(v, inputs, env) for k, v in spec.get("with", {}).items()}
+        return eval(spec["code"], {"np": np, "__builtins__": builtins, **bound})
     return spec["lit"]
 
 
