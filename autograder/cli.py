@@ -6,6 +6,7 @@ The exit code is non-zero only when the grader itself fails, never because a stu
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from rich.table import Table
 
 from .checks import checks_for
 from .grade import ClassRun, grade_class
-from .records import SubmissionResult, gradebook_url
+from .records import SubmissionResult, gradebook_url, grades_csv_path
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +35,15 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--seed", type=int, default=2026, help="course seed for the hidden inputs")
     grade.add_argument("--force", action="store_true", help="regrade submissions already graded")
     grade.add_argument("--book-url", default="", help="base URL of the published book")
+    grade.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="parallel sandboxes (default: cores)",
+    )
+    grade.add_argument(
+        "--scheduler", default=None, help="grade on a Dask cluster at this address instead"
+    )
     return parser
 
 
@@ -51,31 +61,51 @@ def _release(args, console: Console) -> int:
     return 0
 
 
+def _notes(result: SubmissionResult) -> str:
+    """One line per student: status, then what went wrong where, in short."""
+    notes = [] if result.status == "graded" else [result.status]
+    notes += [f"cell error in {cell}" for cell in result.cell_errors]
+    for part in result.parts:
+        name = part.grade_id.removeprefix("test_")
+        problems = " ".join(p for case in part.cases for p in case.problems)
+        if "timed out" in problems:
+            notes.append(f"timeout in {name}")
+        if "not a NumPy array" in problems:
+            notes.append(f"not an array in {name}")
+        notes += [m["code"] for m in part.mistakes]
+    return ", ".join(dict.fromkeys(notes))
+
+
 def grade_table(results: list[SubmissionResult]) -> Table:
+    """The class's grade table: one row per student, one column per graded part."""
     parts = results[0].parts if results else []
     table = Table(title=f"{results[0].assignment if results else ''} grades")
-    table.add_column("student")
+    table.add_column("student", no_wrap=True)
     for part in parts:
         table.add_column(
             f"{part.grade_id.removeprefix('test_')}\n/{part.points:g}", justify="right"
         )
-    table.add_column("total", justify="right")
-    table.add_column("status / recognised mistakes")
+    table.add_column("total", justify="right", no_wrap=True)
+    table.add_column("notes")
     for r in results:
-        scores = [f"{p.score:g}" for p in r.parts]
-        mistakes = [m["code"] for p in r.parts for m in p.mistakes]
-        notes = [r.status] if r.status != "graded" else []
-        timeouts = any("timed out" in c for p in r.parts for x in p.cases for c in x.problems)
-        notes += ["timeout"] if timeouts else []
         total = sum(p.points for p in r.parts)
-        table.add_row(r.student, *scores, f"{r.score:g}/{total:g}", ", ".join(notes + mistakes))
+        scores = [f"{p.score:g}" for p in r.parts]
+        table.add_row(r.student, *scores, f"{r.score:g}/{total:g}", _notes(r))
     return table
 
 
 def _grade(args, console: Console) -> int:
     checks_for(args.assignment)
     out = args.out.resolve()
-    config = ClassRun(args.root.resolve(), out, args.seed, args.force, args.book_url)
+    config = ClassRun(
+        args.root.resolve(),
+        out,
+        args.seed,
+        args.force,
+        args.book_url,
+        workers=args.workers,
+        scheduler=args.scheduler,
+    )
     count = sum(1 for p in args.submissions.iterdir() if p.is_dir())
     columns = (
         TextColumn("{task.description}"),
@@ -93,6 +123,7 @@ def _grade(args, console: Console) -> int:
         )
     console.print(grade_table(results))
     console.print(f"feedback: {out / 'feedback'}/<student>/{args.assignment}/")
+    console.print(f"grades for an LMS: {grades_csv_path(out, args.assignment)}")
     console.print(f"gradebook: {gradebook_url(out)} (nbgrader export --db <that url>)")
     failed = [r.student for r in results if r.status == "grader-error"]
     if failed:
@@ -103,7 +134,7 @@ def _grade(args, console: Console) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     handler = {"release": _release, "grade": _grade}[args.command]
     return handler(args, console)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,27 +47,36 @@ def grade_points(release: nbformat.NotebookNode) -> dict[str, float]:
     return points
 
 
-def grade_submission(
+def load_submission(submission: Submission) -> nbformat.NotebookNode | UnreadableSubmission:
+    """The submitted notebook, or the reason it cannot be read (never raises for bad files)."""
+    try:
+        return read_notebook(submission.path)
+    except UnreadableSubmission as error:
+        return error
+
+
+def grade_notebook(
     checks: AssignmentChecks,
     release: nbformat.NotebookNode,
-    submission: Submission,
+    student: str,
+    submitted: nbformat.NotebookNode | UnreadableSubmission,
     base_seed: int,
     isolation: Isolation,
 ) -> SubmissionResult:
-    """Grade one submission. Student faults become results; only grader faults raise."""
+    """Grade one loaded submission. Student faults become results; only grader faults raise."""
     start = time.perf_counter()
-    seed = student_seed(base_seed, submission.assignment, submission.student)
-    result = SubmissionResult(
-        submission.student, submission.assignment, seed, "graded", isolation=isolation.describe()
-    )
+    seed = student_seed(base_seed, checks.name, student)
+    result = SubmissionResult(student, checks.name, seed, "graded", isolation=isolation.describe())
     points = grade_points(release)
     rng = np.random.default_rng(seed)
     cases = {part.grade_id: part.make_cases(rng) for part in checks.parts}
-    try:
-        submitted = read_notebook(submission.path)
-    except UnreadableSubmission as error:
+    if isinstance(submitted, UnreadableSubmission):
         result.status = "unreadable"
-        result.problems.append(str(error))
+        result.problems.append(str(submitted))
+        result.parts = [
+            PartResult(p.grade_id, p.title, points.get(p.grade_id, 0.0), 0.0, [], [])
+            for p in checks.parts
+        ]
     else:
         program = build_program(release, submitted)
         result.problems.extend(program.problems)
@@ -83,13 +93,14 @@ def grade_submission(
         for part in checks.parts:
             part_points = points.get(part.grade_id, 0.0)
             result.parts.append(judge_part(part, cases[part.grade_id], outcome, part_points))
-    if not result.parts:
-        result.parts = [
-            PartResult(p.grade_id, p.title, points.get(p.grade_id, 0.0), 0.0, [], [])
-            for p in checks.parts
-        ]
     result.seconds = round(time.perf_counter() - start, 3)
     return result
+
+
+def grade_submission(checks, release, submission: Submission, base_seed, isolation):
+    """Read and grade one submission from disk."""
+    loaded = load_submission(submission)
+    return grade_notebook(checks, release, submission.student, loaded, base_seed, isolation)
 
 
 @dataclass
@@ -101,6 +112,8 @@ class ClassRun:
     base_seed: int = 2026
     force: bool = False
     book_url: str = ""
+    workers: int = 1
+    scheduler: str | None = None  # address of a Dask scheduler, or None for local threads
 
 
 def release_notebook(root: Path, checks: AssignmentChecks) -> nbformat.NotebookNode:
@@ -119,22 +132,88 @@ def grade_class(
     release = release_notebook(config.root, checks)
     config.out.mkdir(parents=True, exist_ok=True)
     db_url = records.gradebook_url(config.out)
-    hidden = [config.root, submitted, config.out]
-    isolation = Isolation.for_course(hidden)
-    results = []
+    hidden = tuple(str(p) for p in (config.root, submitted, config.out))
+    results, todo = [], []
     with records.GradebookWriter(db_url, assignment, checks.notebook, release) as gradebook:
         for submission, cached in _pending(config, assignment, submitted, checks):
-            result = cached or grade_submission(
-                checks, release, submission, config.base_seed, isolation
-            )
             if cached is None:
-                gradebook.write(result)
-                feedback.write_feedback(config.out, checks.notebook, result, config.book_url)
-                records.write_record(config.out, result)
+                todo.append(submission)
+                continue
+            results.append(cached)
+            if on_result:
+                on_result(cached, True)
+        job = Job(assignment, nbformat.writes(release), config.base_seed, hidden)
+        graded = (
+            dask_results(job, todo, config.scheduler, config.workers)
+            if config.scheduler
+            else local_results(job, todo, config.workers)
+        )
+        for result in graded:  # committed one by one, as they arrive
+            gradebook.write(result)
+            feedback.write_feedback(config.out, checks.notebook, result, config.book_url)
+            records.write_record(config.out, result)
             results.append(result)
             if on_result:
-                on_result(result, cached is not None)
+                on_result(result, False)
+    results.sort(key=lambda r: r.student)
+    records.write_grades_csv(config.out, assignment, results)
     return results
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a grading worker needs besides the submission: plain, picklable data."""
+
+    assignment: str
+    release: str  # the release notebook as JSON text
+    base_seed: int
+    hidden: tuple[str, ...]  # paths the sandboxed child must not see
+
+    def grade(self, student: str, submitted) -> SubmissionResult:
+        checks = checks_for(self.assignment)
+        release = nbformat.reads(self.release, as_version=4)
+        isolation = Isolation.for_course([Path(p) for p in self.hidden])
+        return grade_notebook(checks, release, student, submitted, self.base_seed, isolation)
+
+
+def local_results(job: Job, todo: list[Submission], workers: int) -> Iterator[SubmissionResult]:
+    """Grade on this machine with ``workers`` threads, each driving its own sandboxed child.
+
+    The threads only wait for children and judge small arrays; submissions are read as
+    they are graded, so memory stays flat however large the class.
+    """
+
+    def task(submission: Submission) -> SubmissionResult:
+        return job.grade(submission.student, load_submission(submission))
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        pending = set()
+        for submission in todo:
+            pending.add(pool.submit(task, submission))
+            if len(pending) >= 2 * workers:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                yield from (f.result() for f in done)
+        for future in as_completed(pending):
+            yield future.result()
+
+
+def dask_results(job: Job, todo: list[Submission], address: str, workers: int):
+    """Grade on a Dask cluster; notebooks are read here and shipped as data, results
+    come back as they finish. At most a few tasks per worker are in flight."""
+    from distributed import Client
+    from distributed import as_completed as dask_as_completed
+
+    with Client(address) as client:
+        ahead = max(2, 2 * len(client.scheduler_info()["workers"]), workers)
+        pending = dask_as_completed()
+        for submission in todo:
+            loaded = load_submission(submission)
+            future = client.submit(job.grade, submission.student, loaded, pure=False)
+            pending.add(future)
+            if pending.count() >= ahead:
+                yield next(pending).result()
+        for future in pending:
+            yield future.result()
 
 
 def _pending(config, assignment, submitted, checks) -> Iterator[tuple[Submission, object]]:

@@ -6,6 +6,7 @@ that is killed loses at most the submission it was working on.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import sys
@@ -88,6 +89,26 @@ def ensure_alembic_on_path() -> None:
     bindir = str(Path(sys.executable).parent)
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
+def grades_csv_path(out: Path, assignment: str) -> Path:
+    return out / f"grades-{assignment}.csv"
+
+
+def write_grades_csv(out: Path, assignment: str, results: list[SubmissionResult]) -> Path:
+    """One row per student (student, score, max_score, status, part scores) for an LMS."""
+    path = grades_csv_path(out, assignment)
+    part_ids = [p.grade_id for p in results[0].parts] if results else []
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student", "score", "max_score", "status", *part_ids])
+        for r in results:
+            scores = {p.grade_id: p.score for p in r.parts}
+            total = sum(p.points for p in r.parts)
+            writer.writerow(
+                [r.student, r.score, total, r.status, *(scores.get(i) for i in part_ids)]
+            )
+    return path
 
 
 def gradebook_url(out: Path) -> str:

@@ -10,6 +10,7 @@ infinite loop costs only the part that contains it.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import selectors
@@ -20,12 +21,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .wire import ChannelError, FrameReader
+from .wire import FrameReader
 
 CHILD = Path(__file__).with_name("child.py")
 BASE_UID = 61000
@@ -48,37 +51,69 @@ class Limits:
 
 @dataclass(frozen=True)
 class Isolation:
-    """What the child is locked out of. ``uid`` None means no privilege drop (not root)."""
+    """What the child is locked out of. ``drop`` False: no uid drop or namespaces (not root)."""
 
-    uid: int | None
+    drop: bool
     hide: tuple[str, ...] = ()
     keep: tuple[str, ...] = ()
 
     @classmethod
-    def for_course(cls, hidden: list[Path], slot: int = 0) -> Isolation:
-        """Hide ``hidden`` (course root, submissions, outputs) from a child of worker ``slot``.
+    def for_course(cls, hidden: list[Path]) -> Isolation:
+        """Hide ``hidden`` (course root, submissions, outputs) from every child.
 
-        As root the child gets its own uid (so it cannot signal or read other children),
-        private mount and network namespaces and empty tmpfs mounts over ``hidden``;
-        the Python installation stays visible so that NumPy imports.
+        As root each child runs as a uid of its own (leased machine-wide, so it can neither
+        signal nor read another child), in private mount and network namespaces with empty
+        tmpfs mounts over ``hidden``; the Python installation stays visible for NumPy.
         """
         if os.geteuid() != 0:
-            return cls(uid=None)
+            return cls(drop=False)
         keep = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, *site.getsitepackages())}
         hide = {str(p.resolve()) for p in hidden}
         for path in keep:  # a private ancestor (pyenv under /root) becomes a tmpfs with 755
             for parent in Path(path).parents:
                 if parent != Path("/") and not parent.stat().st_mode & 0o001:
                     hide.add(str(parent))
-        return cls(uid=BASE_UID + slot, hide=tuple(sorted(hide)), keep=tuple(sorted(keep)))
+        return cls(drop=True, hide=tuple(sorted(hide)), keep=tuple(sorted(keep)))
 
     def describe(self) -> str:
-        if self.uid is None:
+        if not self.drop:
             return "separate process with resource limits (not root: no uid drop, files visible)"
         return (
-            f"separate process as uid {self.uid}, private mount and network namespaces, "
+            "separate process under a uid of its own, private mount and network namespaces, "
             f"{len(self.hide)} course path(s) hidden, resource limits"
         )
+
+
+LEASES = Path(tempfile.gettempdir()) / "autograder-uids"
+UID_RANGE = 4096
+
+
+@contextmanager
+def uid_lease(drop: bool) -> Iterator[int | None]:
+    """A uid no other sandboxed child on this machine uses while the lease is held.
+
+    Leases are ``flock``s on files in LEASES, so they hold across threads, processes and
+    concurrent grading runs; a lease left by a killed grader is free again, and whatever
+    that grader's children left running under the uid is killed before reuse.
+    """
+    if not drop:
+        yield None
+        return
+    LEASES.mkdir(mode=0o700, exist_ok=True)
+    for uid in range(BASE_UID, BASE_UID + UID_RANGE):
+        fd = os.open(LEASES / str(uid), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            _kill_uid(uid)
+            yield uid
+        finally:
+            os.close(fd)
+        return
+    raise RuntimeError(f"all {UID_RANGE} sandbox uids are in use")
 
 
 @dataclass(frozen=True)
@@ -106,6 +141,7 @@ class Outcome:
     cell_errors: dict[str, str] = field(default_factory=dict)
     children: int = 0
     grader_error: str = ""
+    uid: int | None = None  # the uid the children ran as, if they dropped privileges
 
 
 def run(
@@ -116,14 +152,19 @@ def run(
     isolation: Isolation,
 ) -> Outcome:
     """Execute ``cells`` then ``probes`` in sandboxed children; never raises for student faults."""
-    outcome = Outcome()
+    with uid_lease(isolation.drop) as uid:
+        return _run(cells, probes, inputs, limits, isolation, uid)
+
+
+def _run(cells, probes, inputs, limits, isolation, uid) -> Outcome:
+    outcome = Outcome(uid=uid)
     base = Path(tempfile.mkdtemp(prefix="autograder-"))
     try:
         np.savez(base / "inputs.npz", **inputs)
         (base / "work").mkdir()
-        if isolation.uid is not None:
+        if uid is not None:
             os.chmod(base, 0o711)
-            os.chown(base / "work", isolation.uid, isolation.uid)
+            os.chown(base / "work", uid, uid)
             os.chmod(base / "work", 0o700)
         remaining = [p.id for p in probes]
         skip: list[str] = []
@@ -135,7 +176,7 @@ def run(
                 break
             plan_probes = [p for p in probes if p.id in remaining]
             culprit, reason = _attempt(
-                base, cells, skip, plan_probes, limits, isolation, outcome, remaining
+                base, cells, skip, plan_probes, limits, isolation, uid, outcome, remaining
             )
             outcome.children += 1
             if culprit is None:
@@ -169,7 +210,7 @@ def _skip_group(name: str, probes: list[Probe], remaining: list[str], outcome: O
             outcome.probe_errors[probe.id] = "not run: an earlier call of the same part timed out"
 
 
-def _attempt(base, cells, skip, probes, limits, isolation, outcome, remaining):
+def _attempt(base, cells, skip, probes, limits, isolation, uid, outcome, remaining):
     """One child process. Returns (culprit, reason) if it had to stop early, else (None, "").
 
     ``base`` (root's) holds the plan, the inputs and the bind-mount stash; the child
@@ -184,8 +225,9 @@ def _attempt(base, cells, skip, probes, limits, isolation, outcome, remaining):
         "probes": [{"id": p.id, "steps": p.steps, "send": p.send} for p in probes],
         "jail": {
             "workdir": str(base / "work"),
+            "parent": os.getpid(),
             "stash": str(base / f"stash{outcome.children}"),
-            "uid": isolation.uid,
+            "uid": uid,
             "hide": list(isolation.hide),
             "keep": list(isolation.keep),
             "limits": {
@@ -237,19 +279,18 @@ def _attempt(base, cells, skip, probes, limits, isolation, outcome, remaining):
             data = os.read(read_end, 1 << 20)
             if not data:
                 break
-            try:
-                frames = reader.feed(data)
-            except ChannelError as error:
-                culprit, reason = phase, f"your code corrupted the grader's result channel: {error}"
-                break
-            for frame in frames:
+            for frame in reader.feed(data):
                 phase, deadline, ended = _apply(frame, phase, deadline, limits, outcome, remaining)
+            if reader.error is not None:
+                culprit = phase
+                reason = f"your code corrupted the grader's result channel: {reader.error}"
+                break
             if ended:
                 break
     finally:
         selector.close()
         os.close(read_end)
-        _kill(child, isolation.uid)
+        _kill(child, uid)
     if culprit is None and not ended:
         culprit, reason = phase, _death_message(child.returncode)
     if culprit is not None and culprit[0] == "startup":

@@ -51,15 +51,21 @@ class FrameReader:
         self.buffer = bytearray()
         self.budget = budget
         self.received = 0
+        self.error: ChannelError | None = None
 
     def feed(self, data: bytes) -> list[Frame]:
+        """Complete frames in arrival order. After malformed data, ``error`` is set and the
+        frames before it are still returned (so their effect is not lost)."""
         self.received += len(data)
-        if self.received > self.budget:
-            raise ChannelError(f"the child sent more than {self.budget} bytes of results")
         self.buffer += data
         frames = []
-        while (frame := self._next()) is not None:
-            frames.append(frame)
+        try:
+            if self.received > self.budget:
+                raise ChannelError(f"the child sent more than {self.budget} bytes of results")
+            while (frame := self._next()) is not None:
+                frames.append(frame)
+        except ChannelError as error:
+            self.error = error
         return frames
 
     def _next(self) -> Frame | None:
