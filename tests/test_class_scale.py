@@ -106,8 +106,8 @@ _theirs = None
 try:
     with open(os.path.join(SUBMITTED, "honest", "assignment1", "assignment1.ipynb")) as f:
         cells = json.load(f)["cells"]
-    _theirs = next(c for c in cells if c["metadata"].get("nbgrader", {}).get("grade_id") == "dense_forward")
-    exec("".join(_theirs["source"]))
+    ids = [c["metadata"].get("nbgrader", {}).get("grade_id") for c in cells]
+    exec("".join(cells[ids.index("dense_forward")]["source"]))
 except Exception:
     def dense_forward(x, w, b):
         return np.zeros((x.shape[0], w.shape[1])), (x, w)
