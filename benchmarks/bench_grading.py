@@ -1,0 +1,134 @@
+"""Grading throughput: this autograder with 1 and 2 workers against plain ``nbgrader
+autograde`` on the same synthetic class of assignment 1, measured in the same run.
+
+    python -m benchmarks.bench_grading [--students 200] [--nbgrader-students 200] [--large 0]
+
+Prints submissions per minute, the ratios (ours at 2 workers / nbgrader, 2 workers / 1
+worker) and the grader's peak resident memory. ``--large 2000`` also grades a class of
+that size with 2 workers to show that memory stays flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+
+from autograder.submission import fill_answers, solution_answers
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+BUGGY = {
+    "mse": "def mse_loss(pred, y):\n    n = pred.shape[0]\n"
+    "    return 0.5 * np.sum((pred - y) ** 2) / n, (y - pred) / n\n",
+    "relu": "def relu_forward(x):\n    return np.maximum(x, 0), x\n\n\n"
+    "def relu_backward(dout, cache):\n    return dout * (cache >= 0)\n",
+}
+HOSTILE = {
+    "sigmoid": "class Any:\n    def __eq__(self, other):\n        return True\n\n\n"
+    "def sigmoid_forward(x):\n    return Any(), None\n\n\ndef sigmoid_backward(d, c):\n"
+    "    return Any()\n",
+    "dense_forward": "import sys\nprint('All tests passed!' * 1000)\nsys.exit(0)\n",
+}
+
+
+def make_class(folder: Path, students: int) -> None:
+    """70% correct, 20% with a classic mistake, 10% hostile (fast attacks)."""
+    release = nbformat.read(ROOT / "exercises" / "assignment1" / "assignment1.ipynb", 4)
+    answers = solution_answers(
+        nbformat.read(ROOT / "solutions" / "assignment1" / "assignment1.ipynb", 4)
+    )
+    kinds = [answers] * 7 + [{**answers, **BUGGY}] * 2 + [{**answers, **HOSTILE}]
+    for i in range(students):
+        path = folder / f"student{i:05d}" / "assignment1" / "assignment1.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(fill_answers(release, kinds[i % len(kinds)]), path)
+
+
+def timed(command: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall time of ``command`` and the peak resident memory (MB) of its own process."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = [0]
+
+    def watch() -> None:
+        while process.poll() is None:
+            try:
+                status = Path(f"/proc/{process.pid}/status").read_text()
+                hwm = next(x for x in status.splitlines() if x.startswith("VmHWM"))
+                peak[0] = max(peak[0], int(hwm.split()[1]))
+            except (OSError, StopIteration):
+                pass
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    _, err = process.communicate()
+    watcher.join()
+    if process.returncode != 0:
+        raise SystemExit(f"{command[0]} failed:\n{err.decode()[-2000:]}")
+    return time.perf_counter() - start, peak[0] / 1024
+
+
+def ours(submitted: Path, out: Path, workers: int) -> tuple[float, float]:
+    command = [str(BIN / "autograder"), "--root", str(ROOT), "grade", "assignment1"]
+    command += ["--submissions", str(submitted), "--out", str(out), "--workers", str(workers)]
+    return timed(command, ROOT)
+
+
+def nbgrader(work: Path, submitted: Path, students: int) -> float:
+    """Plain ``nbgrader autograde`` on the first ``students`` submissions."""
+    course = work / "nbgrader-course"
+    (course / "source").mkdir(parents=True)
+    shutil.copytree(ROOT / "solutions" / "assignment1", course / "source" / "assignment1",
+                    ignore=shutil.ignore_patterns("*.py"))  # fmt: skip
+    (course / "nbgrader_config.py").write_text("c = get_config()\n")
+    env_path = f"{BIN}:/usr/bin:/bin"
+    run = {"cwd": course, "check": True, "capture_output": True, "env": {"PATH": env_path}}
+    subprocess.run([str(BIN / "nbgrader"), "generate_assignment", "assignment1"], **run)
+    for student in sorted(submitted.iterdir())[:students]:
+        shutil.copytree(student, course / "submitted" / student.name)
+    start = time.perf_counter()
+    subprocess.run([str(BIN / "nbgrader"), "autograde", "assignment1"], **run)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--students", type=int, default=200)
+    parser.add_argument("--nbgrader-students", type=int, default=200)
+    parser.add_argument("--large", type=int, default=0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        make_class(work / "class", args.students)
+        rows = []
+        for workers in (1, 2):
+            seconds, peak = ours(work / "class", work / f"out{workers}", workers)
+            rows.append((f"autograder, {workers} worker(s)", args.students, seconds, peak))
+        n = min(args.nbgrader_students, args.students)
+        rows.append(("nbgrader autograde", n, nbgrader(work, work / "class", n), float("nan")))
+        if args.large:
+            make_class(work / "large", args.large)
+            seconds, peak = ours(work / "large", work / "out-large", 2)
+            rows.append(("autograder, 2 workers (large)", args.large, seconds, peak))
+    print(f"{'run':34} {'subs':>6} {'seconds':>9} {'subs/min':>9} {'peak MB':>8}")
+    rate = {}
+    for name, count, seconds, peak in rows:
+        rate[name] = 60 * count / seconds
+        print(f"{name:34} {count:6d} {seconds:9.1f} {rate[name]:9.1f} {peak:8.0f}")
+    one, two = rate["autograder, 1 worker(s)"], rate["autograder, 2 worker(s)"]
+    print(f"\n2 workers / nbgrader autograde: {two / rate['nbgrader autograde']:.1f}x (goal >= 10)")
+    print(f"2 workers / 1 worker:           {two / one:.2f}x (goal >= 1.8)")
+
+
+if __name__ == "__main__":
+    main()
