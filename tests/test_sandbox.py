@@ -144,16 +144,21 @@ def test_the_environment_carries_no_secrets(monkeypatch):
 
 
 @needs_root
-def test_the_course_files_and_the_reference_are_invisible():
+def test_the_course_files_and_the_reference_are_invisible_and_read_only():
     body = (
         f"import os\nseen = os.listdir({str(ROOT)!r})\n"
         "try:\n    import autograder.reference.layers\n    imported = 1.0\n"
         "except Exception:\n    imported = 0.0\n"
         f"readable = float(os.path.exists({str(ROOT / 'autograder' / 'reference')!r}))\n"
-        "return np.array([float(len([s for s in seen if s != '.venv'])), imported, readable])"
+        "try:\n"
+        f"    open(os.path.join({str(ROOT)!r}, 'planted.py'), 'w').write('x = 1')\n"
+        "    wrote = 1.0\nexcept OSError:\n    wrote = 0.0\n"
+        "visible = float(len([s for s in seen if s != '.venv']))\n"
+        "return np.array([visible, imported, readable, wrote])"
     )
     outcome = attack(body)
-    np.testing.assert_array_equal(outcome.values["attack"]["y"], [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(outcome.values["attack"]["y"], [0.0, 0.0, 0.0, 0.0])
+    assert not (ROOT / "planted.py").exists()
 
 
 @needs_root

@@ -161,6 +161,7 @@ def _run(cells, probes, inputs, limits, isolation, uid) -> Outcome:
     base = Path(tempfile.mkdtemp(prefix="autograder-"))
     try:
         np.savez(base / "inputs.npz", **inputs)
+        os.chmod(base / "inputs.npz", 0o600)  # read by the child before it drops root
         (base / "work").mkdir()
         if uid is not None:
             os.chmod(base, 0o711)
@@ -240,9 +241,11 @@ def _attempt(base, cells, skip, probes, limits, isolation, uid, outcome, remaini
     }
     plan_path = base / "plan.json"
     plan_path.write_text(json.dumps(plan), encoding="utf-8")
+    os.chmod(plan_path, 0o600)
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(base / "work"),
+        "TMPDIR": str(base / "work"),
         "LANG": "C.UTF-8",
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
