@@ -1,17 +1,21 @@
-"""The only program that ever runs student code. It is started as a fresh interpreter
-(``python -I child.py PLAN``) and imports nothing from the autograder package.
+"""The only program that ever runs student code, as a fork server (a "zygote").
 
-Order of work, all before the first student line runs:
+The grader starts it once per grading thread (``python -I child.py SOCKET_FD``) with an
+empty environment; it imports NumPy, then serves requests on a Unix socket: each request
+names a plan file and passes the write end of a result pipe, and the server forks a
+child for it, replies with the child's pid and later with its exit status. The server
+itself never runs student code. It imports nothing from the autograder package.
 
-1. read the plan (JSON) written by the parent into the private working directory;
-2. import NumPy and load the inputs (``np.load(..., allow_pickle=False)``) from the
-   parent's private directory;
-3. lock itself in (see ``jail``): new mount and network namespaces when it can, the
+Each forked child, before the first student line runs:
+
+1. reads the plan (JSON) and loads the inputs (``np.load(..., allow_pickle=False)``)
+   from the parent's private directory;
+2. locks itself in (see ``jail``): new mount and network namespaces when it can, the
    course's files hidden under empty tmpfs mounts, resource limits, an unprivileged
    uid/gid, the working directory its own.
 
 Then it executes the student's cells and the probes of the plan, and writes frames to
-the descriptor the plan names. A frame is a 4-byte big-endian length, a UTF-8 JSON header of that
+the result pipe. A frame is a 4-byte big-endian length, a UTF-8 JSON header of that
 length, then ``header["nbytes"]`` raw bytes of an array (C order, ``header["dtype"]``,
 ``header["shape"]``). Only numbers and arrays are sent; the parent trusts none of it.
 """
@@ -22,11 +26,12 @@ import json
 import os
 import resource
 import signal
+import socket
 import struct
 import sys
 import traceback
 
-CHANNEL = [3]  # replaced by the descriptor named in the plan
+CHANNEL = [-1]  # the result pipe of the current child
 CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
 MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG = 1
@@ -89,9 +94,10 @@ def jail(plan):
     # Die with the grader (set after the uid change, which clears it), even if it was
     # already gone before this line ran.
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != spec["parent"]:
+    if os.getppid() != spec["server"]:
         os._exit(1)
     os.chdir(spec["workdir"])
+    os.environ["HOME"] = os.environ["TMPDIR"] = spec["workdir"]
 
 
 def _describe(error):
@@ -106,10 +112,38 @@ def _describe(error):
     return (text[:400] + where)[:500]
 
 
-def main():
-    with open(sys.argv[1], encoding="utf-8") as handle:
+def serve(sock_fd):
+    """The fork server's loop: one request at a time, until the grader closes the socket."""
+    import numpy  # noqa: F401  (preloaded once, inherited by every child)
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    server = socket.socket(fileno=sock_fd)
+    me = os.getpid()
+    while True:
+        message, fds, _, _ = socket.recv_fds(server, 4096, 1)
+        if not message or len(fds) != 1:
+            return
+        pid = os.fork()
+        if pid == 0:
+            server.close()
+            os.setsid()
+            code = 0
+            try:
+                run_child(message.decode(), fds[0], me)
+            except BaseException:
+                code = 70
+            os._exit(code)
+        os.close(fds[0])
+        server.sendall(struct.pack(">i", pid))
+        _, status = os.waitpid(pid, 0)
+        server.sendall(struct.pack(">i", os.waitstatus_to_exitcode(status)))
+
+
+def run_child(plan_path, channel, server_pid):
+    with open(plan_path, encoding="utf-8") as handle:
         plan = json.load(handle)
-    CHANNEL[0] = int(plan["channel"])
+    plan["jail"]["server"] = server_pid
+    CHANNEL[0] = channel
     import numpy as np
 
     with np.load(plan["inputs"], allow_pickle=False) as archive:
@@ -193,4 +227,4 @@ def _argument(spec, inputs, env):
 
 
 if __name__ == "__main__":
-    main()
+    serve(int(sys.argv[1]))

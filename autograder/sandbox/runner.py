@@ -17,9 +17,12 @@ import selectors
 import shutil
 import signal
 import site
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -200,6 +203,72 @@ def _run(cells, probes, inputs, limits, isolation, uid) -> Outcome:
     return outcome
 
 
+ZYGOTE_ENV = {
+    "PATH": "/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "MPLBACKEND": "Agg",
+}
+
+
+class Zygote:
+    """The parent's handle on one fork server (``child.py``): it forks a sandboxed child
+    per request, so NumPy is imported once per grading thread instead of once per child.
+    One request at a time: ``spawn`` then ``wait``."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock = ours
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", str(CHILD), str(theirs.fileno())],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=None if os.environ.get("AUTOGRADER_DEBUG") else subprocess.DEVNULL,
+            pass_fds=(theirs.fileno(),),
+            cwd="/",
+            env=ZYGOTE_ENV,
+            start_new_session=True,
+        )
+        theirs.close()
+
+    def spawn(self, plan: Path, channel: int) -> int:
+        socket.send_fds(self.sock, [str(plan).encode()], [channel])
+        return self._read_int()
+
+    def wait(self) -> int:
+        return self._read_int()
+
+    def _read_int(self) -> int:
+        data = b""
+        while len(data) < 4:
+            chunk = self.sock.recv(4 - len(data))
+            if not chunk:
+                raise ConnectionError("the sandbox's fork server stopped")
+            data += chunk
+        return struct.unpack(">i", data)[0]
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def close(self) -> None:
+        self.sock.close()
+        self.process.kill()
+        self.process.wait()
+
+
+_LOCAL = threading.local()
+
+
+def zygote() -> Zygote:
+    """This thread's fork server, started on first use (and again if it died)."""
+    server = getattr(_LOCAL, "zygote", None)
+    if server is None or not server.alive():
+        server = _LOCAL.zygote = Zygote()
+    return server
+
+
 def _skip_group(name: str, probes: list[Probe], remaining: list[str], outcome: Outcome) -> None:
     """After a probe timed out, do not wait again for the other probes of its group."""
     group = next(p.group for p in probes if p.id == name)
@@ -219,14 +288,12 @@ def _attempt(base, cells, skip, probes, limits, isolation, uid, outcome, remaini
     """
     read_end, write_end = os.pipe()
     plan = {
-        "channel": write_end,
         "inputs": str(base / "inputs.npz"),
         "cells": [{"id": c.id, "source": c.source} for c in cells],
         "skip_cells": skip,
         "probes": [{"id": p.id, "steps": p.steps, "send": p.send} for p in probes],
         "jail": {
             "workdir": str(base / "work"),
-            "parent": os.getpid(),
             "stash": str(base / f"stash{outcome.children}"),
             "uid": uid,
             "hide": list(isolation.hide),
@@ -242,27 +309,8 @@ def _attempt(base, cells, skip, probes, limits, isolation, uid, outcome, remaini
     plan_path = base / "plan.json"
     plan_path.write_text(json.dumps(plan), encoding="utf-8")
     os.chmod(plan_path, 0o600)
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(base / "work"),
-        "TMPDIR": str(base / "work"),
-        "LANG": "C.UTF-8",
-        "OPENBLAS_NUM_THREADS": "1",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "MPLBACKEND": "Agg",
-    }
     try:
-        child = subprocess.Popen(
-            [sys.executable, "-I", str(CHILD), str(plan_path)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=None if os.environ.get("AUTOGRADER_DEBUG") else subprocess.DEVNULL,
-            pass_fds=(write_end,),
-            cwd=base,
-            env=env,
-            start_new_session=True,
-        )
+        pid = zygote().spawn(plan_path, write_end)
     finally:
         os.close(write_end)
     reader = FrameReader(limits.result_bytes)
@@ -293,9 +341,9 @@ def _attempt(base, cells, skip, probes, limits, isolation, uid, outcome, remaini
     finally:
         selector.close()
         os.close(read_end)
-        _kill(child, uid)
+        returncode = _kill(pid, uid)
     if culprit is None and not ended:
-        culprit, reason = phase, _death_message(child.returncode)
+        culprit, reason = phase, _death_message(returncode)
     if culprit is not None and culprit[0] == "startup":
         outcome.grader_error = f"the sandboxed process could not start: {reason}"
         return ("all", ""), "not run: the grader could not start the sandbox"
@@ -353,15 +401,17 @@ def _death_message(returncode) -> str:
     return f"your code ended the grading process (exit status {returncode})"
 
 
-def _kill(child: subprocess.Popen, uid: int | None) -> None:
-    """Kill the child, its process group and, when it had its own uid, every process of it."""
+def _kill(pid: int, uid: int | None) -> int:
+    """Kill the child, its process group and, when it had its own uid, every process of
+    it. Returns the child's exit code (negative: killed by that signal)."""
     try:
-        os.killpg(child.pid, signal.SIGKILL)
+        os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    child.wait()
+    returncode = zygote().wait()
     if uid is not None:
         _kill_uid(uid)
+    return returncode
 
 
 def _kill_uid(uid: int) -> None:

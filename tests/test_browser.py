@@ -1,0 +1,356 @@
+"""The built book works in a real browser: math typeset, images loaded, no console
+errors, no requests leaving the machine, next/previous links walk the table of contents,
+and the search page finds pages.
+
+One cold build of the book (as in test_book.py), served on 127.0.0.1 by a thread of this
+process, visited by headless Chromium through Playwright. Every page listed in the
+built site's navigation is opened once; a screenshot of each is saved to
+test-artifacts/screenshots/ at the repository root. Set BROWSER_TEST_HTML to the
+``_build/html`` folder of an existing build to skip the build while working on this file.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urldefrag, urlsplit
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+SEARCH_WORD = "vanishing"
+TIMEOUT_MS = 30_000
+# Not needed to follow links: MathJax (a large deferred script that delays every page's
+# DOMContentLoaded) and the figures.
+HEAVY = re.compile(r"/_static/mathjax/|/_images/")
+
+sync_api = pytest.importorskip(
+    "playwright.sync_api",
+    reason="the Python package playwright is not installed (pip install playwright)",
+)
+if not CHROMIUM.is_file():
+    pytest.skip(f"no Chromium at {CHROMIUM}; the browser test needs it", allow_module_level=True)
+
+# JavaScript run in the page. Images may be lazy: make them eager and wait (at most 15 s)
+# until each has loaded or failed, then report their natural widths.
+IMAGES_JS = """
+async () => {
+  const images = [...document.images];
+  for (const img of images) img.loading = "eager";
+  const settled = images.map(img => img.complete ? null : new Promise(done => {
+    img.addEventListener("load", done);
+    img.addEventListener("error", done);
+  }));
+  await Promise.race([Promise.all(settled), new Promise(done => setTimeout(done, 15000))]);
+  return images.map(img => ({src: img.currentSrc || img.src, width: img.naturalWidth}));
+}
+"""
+# Wait for MathJax's first typesetting pass if the page loads MathJax at all.
+MATHJAX_READY_JS = """
+async () => {
+  if (!document.querySelector("script[src*='mathjax' i]")) return false;
+  for (let i = 0; i < 300 && !(window.MathJax && MathJax.startup && MathJax.startup.promise); i++) {
+    await new Promise(done => setTimeout(done, 100));
+  }
+  await MathJax.startup.promise;
+  return true;
+}
+"""
+MATH_JS = """
+() => {
+  const math = [...document.querySelectorAll("span.math, div.math")];
+  return {
+    markup: math.length,
+    untypeset: math.filter(el => !el.querySelector("mjx-container")).length,
+    containers: document.querySelectorAll("mjx-container").length,
+    errors: document.querySelectorAll("mjx-merror").length,
+  };
+}
+"""
+TOC_JS = """
+() => [...document.querySelectorAll("nav.bd-docs-nav a.reference.internal")].map(a => a.href)
+"""
+
+
+@dataclass
+class PageReport:
+    """What one visit of one page found."""
+
+    url: str
+    math: dict = field(default_factory=dict)
+    images: list[dict] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    screenshot: Path | None = None
+
+
+@dataclass
+class Site:
+    """The visited site: its base URL, the pages in toc order and one report per page."""
+
+    base: str
+    pages: list[str]
+    reports: dict[str, PageReport]
+    external_requests: list[str]
+    failed_requests: list[str]
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the built site without logging every request to stderr."""
+
+    def log_message(self, format: str, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def html(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    reuse = os.environ.get("BROWSER_TEST_HTML")
+    if reuse:
+        path = Path(reuse)
+        assert (path / "search.html").is_file(), f"BROWSER_TEST_HTML={reuse} is not a built site"
+        return path
+    assert JUPYTER_BOOK.exists(), f"jupyter-book is not installed next to {sys.executable}"
+    out = tmp_path_factory.mktemp("browser-book")
+    cmd = [str(JUPYTER_BOOK), "build", str(ROOT), "--path-output", str(out)]
+    result = subprocess.run(
+        [*cmd, "-W", "-n", "--keep-going"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    log = (result.stdout + result.stderr)[-6000:]
+    assert result.returncode == 0, f"the book build failed (exit {result.returncode}):\n{log}"
+    return out / "_build" / "html"
+
+
+@pytest.fixture(scope="module")
+def base_url(html: Path) -> Iterator[str]:
+    handler = functools.partial(QuietHandler, directory=str(html))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser(base_url: str):
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@dataclass
+class Requests:
+    """Requests of one browser context that went wrong."""
+
+    external: list[str] = field(default_factory=list)  # aborted: not to the local server
+    failed: list[str] = field(default_factory=list)  # HTTP status >= 400, or no response
+
+
+@pytest.fixture(scope="module")
+def new_context(browser, base_url: str):
+    """new_context() -> (context, Requests): a fresh browser context (empty storage, as for
+    a first visit) that aborts and records every request not addressed to the local server."""
+    contexts = []
+
+    def make():
+        requests = Requests()
+
+        def route(route) -> None:
+            url = route.request.url
+            if url.startswith(base_url + "/") or url.startswith("data:"):
+                route.continue_()
+            else:
+                requests.external.append(url)
+                route.abort()
+
+        def record_response(response) -> None:
+            if response.status >= 400:
+                requests.failed.append(f"{response.status} {response.url}")
+
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(TIMEOUT_MS)
+        context.route("**/*", route)
+        context.on("response", record_response)
+        context.on("requestfailed", lambda r: requests.failed.append(f"{r.failure} {r.url}"))
+        contexts.append(context)
+        return context, requests
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def page_name(url: str) -> str:
+    """book/backprop-dense.html -> book__backprop-dense (a file name for the screenshot)."""
+    path = urlsplit(url).path.strip("/") or "index"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "__", path.removesuffix(".html"))
+
+
+def watch_console(page, errors: list[str]) -> None:
+    """Append every console error and uncaught exception of ``page`` to ``errors``."""
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+
+@pytest.fixture(scope="module")
+def site(new_context, base_url: str) -> Site:
+    # The pages, in toc order, from the navigation of the root page. index.html
+    # redirects there (a meta refresh): wait for the navigation, which survives it.
+    page = new_context()[0].new_page()
+    page.goto(f"{base_url}/index.html", wait_until="load")
+    page.wait_for_selector("nav.bd-docs-nav", state="attached")
+    page.wait_for_load_state("load")
+    pages: list[str] = []
+    for href in [page.url, *page.evaluate(TOC_JS)]:
+        url = urldefrag(href).url
+        if url not in pages:
+            pages.append(url)
+    page.close()
+
+    # Visit every page in a fresh context, so the first one is a reader's first visit
+    # (empty local storage), which is when some theme scripts complain.
+    context, requests = new_context()
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True)
+    reports: dict[str, PageReport] = {}
+    for url in pages:
+        report = PageReport(url)
+        page = context.new_page()
+        watch_console(page, report.console_errors)
+        page.goto(url, wait_until="load")
+        page.evaluate(MATHJAX_READY_JS)
+        report.math = page.evaluate(MATH_JS)
+        report.images = page.evaluate(IMAGES_JS)
+        # Whole page as JPEG: a long chapter as PNG takes several MB and seconds to encode.
+        report.screenshot = SCREENSHOTS / f"{page_name(url)}.jpg"
+        page.screenshot(path=str(report.screenshot), full_page=True, type="jpeg", quality=70)
+        reports[url] = report
+        page.close()
+    return Site(base_url, pages, reports, requests.external, requests.failed)
+
+
+def test_toc_lists_pages(site: Site) -> None:
+    assert len(site.pages) >= 2, f"the navigation lists too few pages: {site.pages}"
+    for url in site.pages:
+        assert url.startswith(site.base) and url.endswith(".html"), url
+
+
+def test_math_is_typeset(site: Site) -> None:
+    problems = []
+    with_math = 0
+    for url, report in site.reports.items():
+        math = report.math
+        if not math["markup"]:
+            continue
+        with_math += 1
+        if math["containers"] == 0 or math["untypeset"]:
+            problems.append(f"{url}: {math['untypeset']} of {math['markup']} formulas not typeset")
+        if math["errors"]:
+            problems.append(f"{url}: {math['errors']} MathJax errors")
+    assert with_math, "no page of the book contains math"
+    assert not problems, "\n".join(problems)
+
+
+def test_every_image_loads(site: Site) -> None:
+    broken = [
+        f"{url}: {image['src']}"
+        for url, report in site.reports.items()
+        for image in report.images
+        if image["width"] <= 0
+    ]
+    assert sum(len(r.images) for r in site.reports.values()), "the book has no images at all"
+    assert not broken, "images that did not load:\n" + "\n".join(broken)
+
+
+def test_no_console_errors(site: Site) -> None:
+    errors = [f"{url}: {e}" for url, r in site.reports.items() for e in r.console_errors]
+    assert not errors, "console errors:\n" + "\n".join(errors)
+
+
+def test_no_failed_or_external_requests(site: Site) -> None:
+    assert not site.external_requests, "requests that left the machine:\n" + "\n".join(
+        sorted(set(site.external_requests))
+    )
+    assert not site.failed_requests, "requests that failed:\n" + "\n".join(
+        sorted(set(site.failed_requests))
+    )
+
+
+def _walk(page, selector: str, limit: int) -> list[str]:
+    """Click ``selector`` until it is gone; the URLs visited, the start page included.
+
+    Each click waits only for the next document to be parsed; the caller blocks MathJax
+    and the figures, which the visits of the ``site`` fixture check.
+    """
+    visited = [urldefrag(page.url).url]
+    for _ in range(limit):
+        link = page.locator(selector)
+        if link.count() == 0:
+            break
+        target = urldefrag(link.first.evaluate("a => a.href")).url
+        link.first.click()
+        page.wait_for_url(target, wait_until="domcontentloaded")
+        visited.append(urldefrag(page.url).url)
+    return visited
+
+
+def test_next_and_previous_links_walk_the_toc(site: Site, new_context) -> None:
+    page = new_context()[0].new_page()
+    page.route(HEAVY, lambda route: route.abort())
+    page.goto(site.pages[0], wait_until="domcontentloaded")
+    forward = _walk(page, "a.right-next", limit=len(site.pages) + 5)
+    assert forward == site.pages, "next links do not follow the toc"
+    backward = _walk(page, "a.left-prev", limit=len(site.pages) + 5)
+    assert backward == site.pages[::-1], "previous links do not follow the toc backwards"
+    page.close()
+
+
+def test_search_lists_results(site: Site, new_context) -> None:
+    page = new_context()[0].new_page()
+    errors: list[str] = []
+    watch_console(page, errors)
+    page.goto(f"{site.base}/search.html?q={SEARCH_WORD}", wait_until="load")
+    results = page.locator("#search-results ul.search li")
+    results.first.wait_for(state="attached", timeout=TIMEOUT_MS)
+    links = results.locator("a").evaluate_all("links => links.map(a => a.href)")
+    page.screenshot(path=str(SCREENSHOTS / "search.jpg"), full_page=True, type="jpeg", quality=70)
+    page.close()
+    assert links, f"the search for {SEARCH_WORD!r} lists no pages"
+    assert all(link.startswith(site.base) for link in links), links
+    assert not errors, "console errors on the search page:\n" + "\n".join(errors)
+
+
+def test_screenshots_saved(site: Site) -> None:
+    for report in site.reports.values():
+        assert report.screenshot is not None and report.screenshot.is_file(), report.url
+        assert report.screenshot.stat().st_size > 1000, f"empty screenshot {report.screenshot}"
