@@ -3,6 +3,8 @@ them with chosen answer cells."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -40,3 +42,23 @@ def write_submission(submitted: Path, student: str, assignment: str, content) ->
     else:
         nbformat.write(content, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> Path:
+    """One cold build of the whole book with warnings as errors, shared by the book and
+    browser tests (into a temporary folder, so the execution cache starts empty)."""
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    assert jupyter_book.exists(), f"jupyter-book is not installed next to {sys.executable}"
+    out = tmp_path_factory.mktemp("book")
+    command = [str(jupyter_book), "build", str(ROOT), "--path-output", str(out)]
+    result = subprocess.run(
+        [*command, "-W", "-n", "--keep-going"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    log = (result.stdout + result.stderr)[-6000:]
+    assert result.returncode == 0, f"the book build failed (exit {result.returncode}):\n{log}"
+    return out / "_build" / "html"

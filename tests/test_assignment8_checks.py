@@ -79,7 +79,7 @@ def graded(root, tmp_path_factory):
 
 @pytest.mark.xfail(
     not judge_dispatches_to_parts(),
-    reason="autograder/judge.py does not yet let a part judge its own cases (see the report)",
+    reason="judge.judge_part does not yet dispatch to a part's own judge_case",
 )
 def test_the_judge_lets_scored_parts_judge_their_own_cases():
     assert judge_dispatches_to_parts()

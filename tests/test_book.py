@@ -6,8 +6,6 @@ shared by every test here; it takes well under a minute on a two-core machine.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -17,7 +15,6 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 CHAPTER = "backprop-dense"
 # Section labels that the autograder's feedback links to (page.html#label).
 LABELS = (
@@ -86,20 +83,8 @@ def local_target(page: Path, url: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def html(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    assert JUPYTER_BOOK.exists(), f"jupyter-book is not installed next to {sys.executable}"
-    out = tmp_path_factory.mktemp("book")
-    cmd = [str(JUPYTER_BOOK), "build", str(ROOT), "--path-output", str(out)]
-    result = subprocess.run(
-        [*cmd, "-W", "-n", "--keep-going"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    log = (result.stdout + result.stderr)[-6000:]
-    assert result.returncode == 0, f"the book build failed (exit {result.returncode}):\n{log}"
-    return out / "_build" / "html"
+def html(built_book: Path) -> Path:
+    return built_book
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,6 @@ import http.server
 import os
 import re
 import shutil
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,7 +27,6 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -123,25 +120,13 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def html(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def html(request: pytest.FixtureRequest) -> Path:
     reuse = os.environ.get("BROWSER_TEST_HTML")
     if reuse:
         path = Path(reuse)
         assert (path / "search.html").is_file(), f"BROWSER_TEST_HTML={reuse} is not a built site"
         return path
-    assert JUPYTER_BOOK.exists(), f"jupyter-book is not installed next to {sys.executable}"
-    out = tmp_path_factory.mktemp("browser-book")
-    cmd = [str(JUPYTER_BOOK), "build", str(ROOT), "--path-output", str(out)]
-    result = subprocess.run(
-        [*cmd, "-W", "-n", "--keep-going"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    log = (result.stdout + result.stderr)[-6000:]
-    assert result.returncode == 0, f"the book build failed (exit {result.returncode}):\n{log}"
-    return out / "_build" / "html"
+    return request.getfixturevalue("built_book")
 
 
 @pytest.fixture(scope="module")
