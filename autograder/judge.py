@@ -127,8 +127,13 @@ def _diagnose(part: Part, case: Case, arrays: dict, nonfinite: bool) -> str | No
 
 
 def judge_part(part: Part, cases: list[Case], outcome: Outcome, points: float) -> PartResult:
-    """Partial credit: ``points`` times the fraction of cases passed, rounded to 0.01."""
-    results = [judge_case(part, case, outcome) for case in cases]
+    """Partial credit: ``points`` times the fraction of cases passed, rounded to 0.01.
+
+    A part that defines ``judge_case(case, outcome)`` (judged by a statistical test or by
+    comparison with a baseline, not by equality with a reference) judges its own cases.
+    """
+    own = getattr(part, "judge_case", None)
+    results = [own(case, outcome) if own else judge_case(part, case, outcome) for case in cases]
     passed = sum(r.passed for r in results)
     score = round(points * passed / len(results), 2) if results else 0.0
     codes = list(dict.fromkeys(r.mistake for r in results if r.mistake))

@@ -12,7 +12,19 @@ from .assignment7 import CHECKS as ASSIGNMENT7
 from .assignment8 import CHECKS as ASSIGNMENT8
 from .base import AssignmentChecks, Case, Mistake, Part
 
-REGISTRY: dict[str, AssignmentChecks] = {c.name: c for c in (ASSIGNMENT1, ASSIGNMENT2, ASSIGNMENT3, ASSIGNMENT4, ASSIGNMENT5, ASSIGNMENT6, ASSIGNMENT7, ASSIGNMENT8)}
+REGISTRY: dict[str, AssignmentChecks] = {
+    c.name: c
+    for c in (
+        ASSIGNMENT1,
+        ASSIGNMENT2,
+        ASSIGNMENT3,
+        ASSIGNMENT4,
+        ASSIGNMENT5,
+        ASSIGNMENT6,
+        ASSIGNMENT7,
+        ASSIGNMENT8,
+    )
+}
 
 
 def checks_for(assignment: str) -> AssignmentChecks:

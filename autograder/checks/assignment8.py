@@ -10,11 +10,12 @@ Two parts cannot be judged by equality with a reference output:
   against two baselines that the PARENT fits on the same split when the cases are made
   (a linear and an RBF ``SVC``, scikit-learn's defaults; cached per split and process).
 
-Those parts are ``ScoredPart``s: they judge their own cases (``judge_case``). The judge
-must call that method instead of comparing arrays (the change to ``autograder/judge.py``
-is described in the report of this work). Their cases still carry reference arrays in
-``expected`` and ``variants`` (the reference sampler's draw, the true test labels), so
-the catalogue tests that compare variants with references keep working.
+Those parts are ``ScoredPart``s: they judge their own cases (``judge_case``), and
+``judge.judge_part`` must call that method instead of comparing arrays (one dispatch:
+``own = getattr(part, "judge_case", None)``). Without it these parts fall back to
+equality with ``expected`` (the reference sampler's exact draw, the true test labels),
+which a correct search cannot pass. The cases carry those reference arrays and the
+mistakes' ``variants`` all the same, for the catalogue tests that compare them.
 
 Partial credit on the search: two cases judged from ONE training run (the second case's
 probe does nothing): "at least the linear SVM's accuracy or within 2 points of the RBF
