@@ -11,14 +11,14 @@ it is expected to fail.
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from conftest import write_submission
 from variants_assignment8 import BUGGY, CORRECT
 
-from autograder import grade, judge
+from autograder import judge
 from autograder.checks import checks_for
 from autograder.checks.assignment8 import (
     ScoredCase,
@@ -35,20 +35,19 @@ ASSIGNMENT = "assignment8"
 TOTAL = 12
 
 
-def judge_part_with_rules(part, cases, outcome, points):
-    """judge.judge_part, except that a part with ``judge_case`` judges its own cases."""
-    own = getattr(part, "judge_case", None)
-    if own is None:
-        return judge.judge_part(part, cases, outcome, points)
-    results = [own(case, outcome) for case in cases]
-    score = round(points * sum(r.passed for r in results) / len(results), 2) if results else 0.0
-    codes = list(dict.fromkeys(r.mistake for r in results if r.mistake))
-    mistakes = [asdict(part.mistake(code)) for code in codes]
-    return judge.PartResult(part.grade_id, part.title, points, score, results, mistakes)
+@pytest.fixture(scope="module")
+def graded(root, tmp_path_factory):
+    submitted = tmp_path_factory.mktemp("submitted")
+    for name, answers in CORRECT.items():
+        write_submission(submitted, f"ok_{name}", ASSIGNMENT, answers)
+    for name, (answers, _, _) in BUGGY.items():
+        write_submission(submitted, f"bug_{name}", ASSIGNMENT, answers)
+    out = tmp_path_factory.mktemp("out")
+    results = grade_class(ASSIGNMENT, submitted, ClassRun(root=root, out=out))
+    return {r.student: r for r in results}, out
 
 
-def judge_dispatches_to_parts() -> bool:
-    """Whether judge.judge_part calls a part's own ``judge_case``."""
+def test_the_judge_lets_scored_parts_judge_their_own_cases():
     calls = []
 
     class Own(ScoredPart):
@@ -58,31 +57,8 @@ def judge_dispatches_to_parts() -> bool:
 
     part = Own("g", "t", (), "s", (), lambda rng: [])
     case = ScoredCase("c", Probe(id="p", steps=[], send=[]), {}, {}, {}, {})
-    judge.judge_part(part, [case], Outcome(), 1.0)
-    return bool(calls)
-
-
-@pytest.fixture(scope="module")
-def graded(root, tmp_path_factory):
-    submitted = tmp_path_factory.mktemp("submitted")
-    for name, answers in CORRECT.items():
-        write_submission(submitted, f"ok_{name}", ASSIGNMENT, answers)
-    for name, (answers, _, _) in BUGGY.items():
-        write_submission(submitted, f"bug_{name}", ASSIGNMENT, answers)
-    out = tmp_path_factory.mktemp("out")
-    with pytest.MonkeyPatch.context() as patch:
-        if not judge_dispatches_to_parts():
-            patch.setattr(grade, "judge_part", judge_part_with_rules)
-        results = grade_class(ASSIGNMENT, submitted, ClassRun(root=root, out=out))
-    return {r.student: r for r in results}, out
-
-
-@pytest.mark.xfail(
-    not judge_dispatches_to_parts(),
-    reason="judge.judge_part does not yet dispatch to a part's own judge_case",
-)
-def test_the_judge_lets_scored_parts_judge_their_own_cases():
-    assert judge_dispatches_to_parts()
+    result = judge.judge_part(part, [case], Outcome(), 1.0)
+    assert calls == ["c"] and result.score == 1.0
 
 
 def test_every_mistake_in_the_catalogue_has_a_buggy_variant():
