@@ -237,3 +237,14 @@ def test_probe_arguments_can_be_dicts_lists_and_grader_written_functions():
     np.testing.assert_array_equal(outcome.values["opt"]["v"], np.full(3, -1.0))
     np.testing.assert_array_equal(outcome.values["opt"]["next_w"], np.zeros(3))
     np.testing.assert_array_equal(outcome.values["fn"]["y"], [3.0, 12.0])
+
+
+@needs_root
+def test_bundled_datasets_are_invisible_so_test_labels_cannot_be_looked_up():
+    body = (
+        "try:\n    from sklearn.datasets import load_digits\n    load_digits()\n    found = 1.0\n"
+        "except Exception:\n    found = 0.0\nreturn np.array([found])"
+    )
+    outcome = attack(body)
+    np.testing.assert_array_equal(outcome.values["attack"]["y"], [0.0])
+    assert_control_intact(outcome)

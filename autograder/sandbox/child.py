@@ -51,26 +51,36 @@ def _mount(libc, source, target, fstype, flags, options):
         raise OSError(ctypes.get_errno(), f"mount {target}")
 
 
+def _inside(path, folders):
+    return any(path.startswith(f.rstrip("/") + "/") for f in folders)
+
+
 def hide_paths(jail):
     """Cover each of ``jail["hide"]`` with an empty read-only tmpfs in a private mount
-    namespace, re-exposing the directories of ``jail["keep"]`` that lie inside them."""
+    namespace, re-exposing the directories of ``jail["keep"]`` that lie inside them; a
+    hidden path inside a kept one (a data folder of an installed package) is covered last."""
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(CLONE_NEWNS | CLONE_NEWNET) != 0:
         raise OSError(ctypes.get_errno(), "unshare")
     _mount(libc, None, "/", None, MS_REC | MS_PRIVATE, None)
+    outer = [h for h in jail["hide"] if not _inside(h, jail["keep"])]
+    inner = [h for h in jail["hide"] if _inside(h, jail["keep"])]
     kept = []
     for index, path in enumerate(jail["keep"]):
-        if any(path.startswith(h.rstrip("/") + "/") for h in jail["hide"]):
+        if _inside(path, outer):
             holder = os.path.join(jail["stash"], str(index))
             os.makedirs(holder, exist_ok=True)
             _mount(libc, path, holder, None, MS_BIND | MS_REC, None)
             kept.append((holder, path))
-    for path in jail["hide"]:
+    for path in outer:
         if os.path.isdir(path):
             _mount(libc, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=755")
     for holder, path in kept:
         os.makedirs(path, exist_ok=True)
         _mount(libc, holder, path, None, MS_BIND | MS_REC, None)
+    for path in inner:
+        if os.path.isdir(path):
+            _mount(libc, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
 
 
 def jail(plan):

@@ -11,6 +11,7 @@ infinite loop costs only the part that contains it.
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import json
 import os
 import selectors
@@ -71,7 +72,7 @@ class Isolation:
         if os.geteuid() != 0:
             return cls(drop=False)
         keep = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, *site.getsitepackages())}
-        hide = {str(p.resolve()) for p in hidden}
+        hide = {str(p.resolve()) for p in hidden} | set(_dataset_folders())
         for path in keep:  # a private ancestor (pyenv under /root) becomes a tmpfs with 755
             for parent in Path(path).parents:
                 if parent != Path("/") and not parent.stat().st_mode & 0o001:
@@ -85,6 +86,16 @@ class Isolation:
             "separate process under a uid of its own, private mount and network namespaces, "
             f"{len(self.hide)} course path(s) hidden, resource limits"
         )
+
+
+def _dataset_folders() -> list[str]:
+    """Data bundled with scikit-learn (digits, iris...): a student could look up the
+    labels of the grader's test images there, so children do not see it."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    datasets = Path(next(iter(spec.submodule_search_locations))) / "datasets"
+    return [str(datasets / name) for name in ("data", "images", "descr")]
 
 
 LEASES = Path(tempfile.gettempdir()) / "autograder-uids"
