@@ -7,10 +7,12 @@ already have a record (unless ``force``), and commits every result as soon as it
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import multiprocessing
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, as_completed, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,25 +173,37 @@ class Job:
 
     def grade(self, student: str, submitted) -> SubmissionResult:
         checks = checks_for(self.assignment)
-        release = nbformat.reads(self.release, as_version=4)
+        release = _parsed(self.release)
         isolation = Isolation.for_course([Path(p) for p in self.hidden])
         return grade_notebook(checks, release, student, submitted, self.base_seed, isolation)
 
 
+@functools.lru_cache(maxsize=8)
+def _parsed(release: str) -> nbformat.NotebookNode:
+    """The release notebook, parsed once per process (read-only afterwards)."""
+    return nbformat.reads(release, as_version=4)
+
+
+def _grade_one(job: Job, submission: Submission) -> SubmissionResult:
+    """Read and grade one submission (in a worker process, or inline)."""
+    return job.grade(submission.student, load_submission(submission))
+
+
 def local_results(job: Job, todo: list[Submission], workers: int) -> Iterator[SubmissionResult]:
-    """Grade on this machine with ``workers`` threads, each driving its own sandboxed child.
+    """Grade on this machine: inline for one worker, else in ``workers`` processes, each
+    with its own fork server, so judging runs on every core despite the GIL.
 
-    The threads only wait for children and judge small arrays; submissions are read as
-    they are graded, so memory stays flat however large the class.
+    Submissions are read as they are graded and at most two per worker are in flight, so
+    memory stays flat however large the class.
     """
-
-    def task(submission: Submission) -> SubmissionResult:
-        return job.grade(submission.student, load_submission(submission))
-
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    if workers <= 1:
+        yield from (_grade_one(job, submission) for submission in todo)
+        return
+    context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         pending = set()
         for submission in todo:
-            pending.add(pool.submit(task, submission))
+            pending.add(pool.submit(_grade_one, job, submission))
             if len(pending) >= 2 * workers:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 yield from (f.result() for f in done)

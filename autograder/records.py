@@ -7,8 +7,10 @@ that is killed loses at most the submission it was working on.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
+import re
 import sys
 import tempfile
 import warnings
@@ -16,7 +18,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
+from nbgrader import api as nbgrader_api
 from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy import text
 from sqlalchemy.exc import SAWarning
 
 from .judge import PartResult
@@ -115,6 +119,26 @@ def gradebook_url(out: Path) -> str:
     return f"sqlite:///{(out / 'gradebook.db').resolve()}"
 
 
+@functools.cache
+def alembic_head() -> str:
+    """The newest revision of nbgrader's gradebook schema, read from its migration files.
+
+    nbgrader stamps a new gradebook with this revision by running ``alembic heads`` in a
+    subprocess, which costs seconds per new database; the head is the one revision that
+    no other revision names as its ``down_revision``.
+    """
+    import nbgrader
+
+    versions = Path(nbgrader.__file__).parent / "alembic" / "versions"
+    pattern = re.compile(r"^(down_revision|revision)\s*=\s*['\"]?([0-9a-f]+)?", re.MULTILINE)
+    revisions, parents = set(), set()
+    for script in versions.glob("*.py"):
+        for key, value in pattern.findall(script.read_text(encoding="utf-8")):
+            (revisions if key == "revision" else parents).add(value)
+    (head,) = revisions - parents - {""}
+    return head
+
+
 class GradebookWriter:
     """nbgrader's gradebook for one assignment, opened once per grading run.
 
@@ -124,7 +148,13 @@ class GradebookWriter:
 
     def __init__(self, db_url: str, assignment: str, notebook: str, release: nbformat.NotebookNode):
         ensure_alembic_on_path()
+        nbgrader_api.get_alembic_version = alembic_head
         self.gb = Gradebook(db_url)
+        if db_url.startswith("sqlite"):
+            # A write-ahead log makes each per-submission commit an append instead of a
+            # rewrite of the journal; still durable across a killed grader.
+            self.gb.db.execute(text("PRAGMA journal_mode=WAL"))
+            self.gb.db.execute(text("PRAGMA synchronous=NORMAL"))
         self.assignment, self.notebook = assignment, notebook
         self._sync(release)
 

@@ -4,7 +4,8 @@ autograde`` on the same synthetic class of assignment 1, measured in the same ru
     python -m benchmarks.bench_grading [--students 200] [--nbgrader-students 200] [--large 0]
 
 Prints submissions per minute, the ratios (ours at 2 workers / nbgrader, 2 workers / 1
-worker) and the grader's peak resident memory. ``--large 2000`` also grades a class of
+worker) and the peak resident memory of the grader's process tree (workers, fork servers
+and the sandboxed children alive when sampled). ``--large 2000`` also grades a class of
 that size with 2 workers to show that memory stays flat.
 """
 
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 import nbformat
+import psutil
 
 from autograder.submission import fill_answers, solution_answers
 
@@ -54,18 +56,19 @@ def make_class(folder: Path, students: int) -> None:
 
 
 def timed(command: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall time of ``command`` and the peak resident memory (MB) of its own process."""
+    """Wall time of ``command`` and the peak resident memory (MB) of the grader: its own
+    process plus its worker processes and fork servers, sampled every 50 ms."""
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = [0]
 
     def watch() -> None:
+        root = psutil.Process(process.pid)
         while process.poll() is None:
             try:
-                status = Path(f"/proc/{process.pid}/status").read_text()
-                hwm = next(x for x in status.splitlines() if x.startswith("VmHWM"))
-                peak[0] = max(peak[0], int(hwm.split()[1]))
-            except (OSError, StopIteration):
+                tree = [root, *root.children(recursive=True)]
+                peak[0] = max(peak[0], sum(p.memory_info().rss for p in tree))
+            except psutil.Error:
                 pass
             time.sleep(0.05)
 
@@ -75,7 +78,7 @@ def timed(command: list[str], cwd: Path) -> tuple[float, float]:
     watcher.join()
     if process.returncode != 0:
         raise SystemExit(f"{command[0]} failed:\n{err.decode()[-2000:]}")
-    return time.perf_counter() - start, peak[0] / 1024
+    return time.perf_counter() - start, peak[0] / 2**20
 
 
 def ours(submitted: Path, out: Path, workers: int) -> tuple[float, float]:

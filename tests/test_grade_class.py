@@ -168,3 +168,13 @@ def test_the_same_submission_and_seed_always_get_the_same_result(sample, root, t
         again = read_record(tmp_path, "assignment1", student)
         assert again.score == first.score and again.seed == first.seed
         assert [p.cases for p in again.parts] == [p.cases for p in first.parts]
+
+
+def test_the_gradebook_is_stamped_with_nbgraders_schema_head():
+    from alembic.script import ScriptDirectory
+    from nbgrader import __file__ as nbgrader_init
+
+    from autograder.records import alembic_head
+
+    scripts = ScriptDirectory(str(Path(nbgrader_init).parent / "alembic"))
+    assert alembic_head() == scripts.get_current_head()

@@ -133,20 +133,36 @@ def serve(sock_fd):
         message, fds, _, _ = socket.recv_fds(server, 4096, 1)
         if not message or len(fds) != 1:
             return
+        plan_path, uid = message.decode().split("\n")
         pid = os.fork()
         if pid == 0:
             server.close()
             os.setsid()
             code = 0
             try:
-                run_child(message.decode(), fds[0], me)
+                run_child(plan_path, fds[0], me)
             except BaseException:
                 code = 70
             os._exit(code)
         os.close(fds[0])
         server.sendall(struct.pack(">i", pid))
         _, status = os.waitpid(pid, 0)
+        if uid:
+            kill_every_process_of(int(uid))
         server.sendall(struct.pack(">i", os.waitstatus_to_exitcode(status)))
+
+
+def kill_every_process_of(uid):
+    """SIGKILL every process of ``uid`` in one kernel pass: a forked reaper takes that uid
+    and calls kill(-1), which no fork bomb can outrun (forks wait for the pass to end)."""
+    reaper = os.fork()
+    if reaper == 0:
+        try:
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(reaper, 0)
 
 
 def run_child(plan_path, channel, server_pid):

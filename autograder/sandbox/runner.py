@@ -122,8 +122,11 @@ def uid_lease(drop: bool) -> Iterator[int | None]:
             os.close(fd)
             continue
         try:
-            _kill_uid(uid)
+            if os.pread(fd, 5, 0) != b"clean":  # a grader died holding it: reap leftovers
+                _kill_uid(uid)
+            os.pwrite(fd, b"dirty", 0)
             yield uid
+            os.pwrite(fd, b"clean", 0)  # every child of the lease was reaped by the server
         finally:
             os.close(fd)
         return
@@ -244,8 +247,11 @@ class Zygote:
         )
         theirs.close()
 
-    def spawn(self, plan: Path, channel: int) -> int:
-        socket.send_fds(self.sock, [str(plan).encode()], [channel])
+    def spawn(self, plan: Path, channel: int, uid: int | None) -> int:
+        """Fork a child for ``plan``; when it ends, the server also kills every process
+        left under ``uid`` before it reports the exit status."""
+        message = f"{plan}\n{'' if uid is None else uid}"
+        socket.send_fds(self.sock, [message.encode()], [channel])
         return self._read_int()
 
     def wait(self) -> int:
@@ -321,7 +327,7 @@ def _attempt(base, cells, skip, probes, limits, isolation, uid, outcome, remaini
     plan_path.write_text(json.dumps(plan), encoding="utf-8")
     os.chmod(plan_path, 0o600)
     try:
-        pid = zygote().spawn(plan_path, write_end)
+        pid = zygote().spawn(plan_path, write_end, uid)
     finally:
         os.close(write_end)
     reader = FrameReader(limits.result_bytes)
@@ -352,7 +358,7 @@ def _attempt(base, cells, skip, probes, limits, isolation, uid, outcome, remaini
     finally:
         selector.close()
         os.close(read_end)
-        returncode = _kill(pid, uid)
+        returncode = _kill(pid)
     if culprit is None and not ended:
         culprit, reason = phase, _death_message(returncode)
     if culprit is not None and culprit[0] == "startup":
@@ -412,22 +418,18 @@ def _death_message(returncode) -> str:
     return f"your code ended the grading process (exit status {returncode})"
 
 
-def _kill(pid: int, uid: int | None) -> int:
-    """Kill the child, its process group and, when it had its own uid, every process of
-    it. Returns the child's exit code (negative: killed by that signal)."""
+def _kill(pid: int) -> int:
+    """Kill the child and its process group; the fork server then kills whatever else runs
+    under the child's uid. Returns the child's exit code (negative: killed by a signal)."""
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    returncode = zygote().wait()
-    if uid is not None:
-        _kill_uid(uid)
-    return returncode
+    return zygote().wait()
 
 
 def _kill_uid(uid: int) -> None:
-    """SIGKILL every process of ``uid`` in one kernel pass: a forked reaper takes that uid
-    and calls kill(-1), which no fork bomb can outrun (forks wait for the pass to end)."""
+    """SIGKILL every process of ``uid`` (see child.kill_every_process_of), from here."""
     reaper = os.fork()
     if reaper == 0:
         try:
