@@ -44,7 +44,7 @@ def lines(result: SubmissionResult, book_url: str = "") -> list[tuple[str, str]]
                 out.append(("bad", f"On {case.label}: " + "; ".join(case.problems) + "."))
         for mistake in part.mistakes:
             link = _link(book_url, mistake["section"])
-            out.append(("mistake", f"Recognised mistake: {mistake['title']}. "))
+            out.append(("mistake", f"Recognised mistake: {mistake['title']}."))
             out.append(("p", f"{mistake['explanation']} Read more: {link}"))
     for cell, error in result.cell_errors.items():
         out.append(("warn", f"Running your cell '{cell}' raised an error: {error}"))
@@ -52,18 +52,19 @@ def lines(result: SubmissionResult, book_url: str = "") -> list[tuple[str, str]]
     return out
 
 
+MARKDOWN = {
+    "h1": "# {}",
+    "h2": "\n## {}",
+    "ok": "- ✓ {}",
+    "bad": "- ✗ {}",
+    "mistake": "\n**{}**",
+    "warn": "\n> {}",
+    "small": "\n_{}_",
+}
+
+
 def render_markdown(result: SubmissionResult, book_url: str = "") -> str:
-    prefix = {"h1": "# ", "h2": "\n## ", "ok": "- ✓ ", "bad": "- ✗ ", "mistake": "\n**"}
-    text = []
-    for kind, line in lines(result, book_url):
-        if kind == "mistake":
-            text.append(f"\n**{line.strip()}**")
-        elif kind == "warn":
-            text.append(f"\n> {line}")
-        elif kind == "small":
-            text.append(f"\n_{line}_")
-        else:
-            text.append(prefix.get(kind, "\n") + line)
+    text = [MARKDOWN.get(kind, "\n{}").format(line) for kind, line in lines(result, book_url)]
     return "\n".join(text) + "\n"
 
 

@@ -1,6 +1,6 @@
 """Grading a class: submission -> sandboxed run -> judged results -> records and feedback.
 
-``grade_submission`` handles one student end to end and never raises because of what the
+``grade_notebook`` handles one student end to end and never raises because of what the
 student did; ``grade_class`` walks a folder in nbgrader's layout, skips students that
 already have a record (unless ``force``), and commits every result as soon as it exists.
 """
@@ -97,12 +97,6 @@ def grade_notebook(
             result.parts.append(judge_part(part, cases[part.grade_id], outcome, part_points))
     result.seconds = round(time.perf_counter() - start, 3)
     return result
-
-
-def grade_submission(checks, release, submission: Submission, base_seed, isolation):
-    """Read and grade one submission from disk."""
-    loaded = load_submission(submission)
-    return grade_notebook(checks, release, submission.student, loaded, base_seed, isolation)
 
 
 @dataclass

@@ -23,7 +23,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy import text
 from sqlalchemy.exc import SAWarning
 
-from .judge import PartResult
+from .judge import CaseResult, PartResult
 
 
 @dataclass
@@ -55,8 +55,6 @@ class SubmissionResult:
         data.pop("score", None)
         parts = []
         for p in data.pop("parts"):
-            from .judge import CaseResult
-
             cases = [CaseResult(**c) for c in p.pop("cases")]
             parts.append(PartResult(cases=cases, **p))
         return cls(parts=parts, **data)

@@ -25,21 +25,17 @@ EXPECTED_TOTALS = {
 }
 
 
+def grade_sample_class(root: Path, out: Path) -> list[str]:
+    """Command-line arguments that grade the bundled sample class into ``out``."""
+    submitted = root / "sample_class" / "submitted"
+    return ["--root", str(root), "grade", "assignment1", "--submissions", str(submitted),
+            "--out", str(out)]  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def sample(root, tmp_path_factory):
     out = tmp_path_factory.mktemp("graded")
-    code = main(
-        [
-            "--root",
-            str(root),
-            "grade",
-            "assignment1",
-            "--submissions",
-            str(root / "sample_class" / "submitted"),
-            "--out",
-            str(out),
-        ]
-    )
+    code = main(grade_sample_class(root, out))
     results = {s: read_record(out, "assignment1", s) for s in EXPECTED_TOTALS}
     return code, out, results
 
@@ -132,16 +128,7 @@ def test_a_second_run_grades_nothing_new_and_force_regrades(sample, root, tmp_pa
     stamp["seconds"] = -1.0  # a marker that survives only if the record is reused
     record.write_text(json.dumps(stamp))
     (copy / "results" / "assignment1" / "cy_always_equal.json").unlink()  # as if killed here
-    args = [
-        "--root",
-        str(root),
-        "grade",
-        "assignment1",
-        "--submissions",
-        str(root / "sample_class" / "submitted"),
-        "--out",
-        str(copy),
-    ]
+    args = grade_sample_class(root, copy)
     assert main(args) == 0
     assert read_record(copy, "assignment1", "ada_correct").seconds == -1.0
     regraded = read_record(copy, "assignment1", "cy_always_equal")
@@ -153,16 +140,7 @@ def test_a_second_run_grades_nothing_new_and_force_regrades(sample, root, tmp_pa
 
 def test_the_same_submission_and_seed_always_get_the_same_result(sample, root, tmp_path):
     _, _, results = sample
-    args = [
-        "--root",
-        str(root),
-        "grade",
-        "assignment1",
-        "--submissions",
-        str(root / "sample_class" / "submitted"),
-        "--out",
-        str(tmp_path),
-    ]
+    args = grade_sample_class(root, tmp_path)
     assert main(args) == 0
     for student, first in results.items():
         again = read_record(tmp_path, "assignment1", student)

@@ -142,8 +142,7 @@ def gradient_cases(rng: np.random.Generator) -> list[Case]:
             wrong = _estimate(f, x, h, kind)
             if not np.allclose(wrong, grad, rtol=1e-8, atol=1e-12):
                 variants[mistake] = {"grad": wrong}
-        prefix = f"numerical_gradient.{index}."
-        with_ = {name: {"in": prefix + name} for name in bound}
+        with_ = {name: {"in": name} for name in bound}
         steps = [
             {
                 "call": "numerical_gradient",

@@ -36,8 +36,8 @@ import numpy as np
 from ..reference.layers import dense_backward, dense_forward, relu_backward, relu_forward
 from ..reference.losses import l2_penalty, softmax_cross_entropy
 from ..reference.search import log_uniform
-from ..sandbox import Limits, Outcome, Probe
-from .base import AssignmentChecks, Case, Mistake, Part
+from ..sandbox import Limits, Outcome
+from .base import AssignmentChecks, Case, Mistake, Part, make_case
 
 SEARCH_PAGE = "book/hyperparameter-search.html"
 SVM_PAGE = "book/networks-vs-svms.html"
@@ -54,20 +54,6 @@ def _mistake(code, title, explanation, page, label):
     return Mistake(code, title, explanation, f"{page}#{label}")
 
 
-def _rename(arg, prefix: str):
-    """A probe argument with every input name (also inside dicts, lists, code) prefixed."""
-    if "in" in arg:
-        return {"in": prefix + arg["in"]}
-    if "dict" in arg:
-        return {"dict": {k: _rename(v, prefix) for k, v in arg["dict"].items()}}
-    if "list" in arg:
-        return {"list": [_rename(v, prefix) for v in arg["list"]]}
-    if "code" in arg:
-        bound = {k: _rename(v, prefix) for k, v in arg.get("with", {}).items()}
-        return {**arg, "with": bound} if bound else dict(arg)
-    return arg
-
-
 @dataclass
 class ScoredCase(Case):
     """A case judged by a rule; ``facts`` holds what the rule needs (never sent)."""
@@ -76,20 +62,11 @@ class ScoredCase(Case):
 
 
 def _case(part, index, label, steps, send, inputs, expected, variants, facts=None) -> Case:
-    """Like base.make_case, but input names nested in dict/list/code arguments are renamed
-    too (make_case renames only the top-level ``{"in": ...}`` arguments)."""
-    prefix = f"{part}.{index}."
-    renamed = []
-    for step in steps:
-        step = dict(step)
-        if "args" in step:
-            step["args"] = [_rename(a, prefix) for a in step["args"]]
-        renamed.append(step)
-    probe = Probe(id=f"{part}#{index}", steps=renamed, send=list(send), group=part)
-    inputs = {prefix + k: np.asarray(v) for k, v in inputs.items()}
+    """base.make_case, as a ScoredCase when the case carries ``facts`` for its rule."""
+    case = make_case(part, index, label, steps, send, inputs, expected, variants)
     if facts is None:
-        return Case(label, probe, inputs, expected, variants)
-    return ScoredCase(label, probe, inputs, expected, variants, facts)
+        return case
+    return ScoredCase(case.label, case.probe, case.inputs, case.expected, case.variants, facts)
 
 
 def _case_result(label, problems, mistake=None):

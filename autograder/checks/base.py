@@ -86,6 +86,20 @@ def steps_forward_backward(forward: str, backward: str, params: list[str], grads
     ]
 
 
+def rename_inputs(arg: dict, prefix: str) -> dict:
+    """A probe argument with every input name prefixed, also inside dict, list and code
+    arguments."""
+    if "in" in arg:
+        return {"in": prefix + arg["in"]}
+    if "dict" in arg:
+        return {"dict": {k: rename_inputs(v, prefix) for k, v in arg["dict"].items()}}
+    if "list" in arg:
+        return {"list": [rename_inputs(v, prefix) for v in arg["list"]]}
+    if "code" in arg and arg.get("with"):
+        return {**arg, "with": {k: rename_inputs(v, prefix) for k, v in arg["with"].items()}}
+    return arg
+
+
 def make_case(part: str, index: int, label: str, steps, send, inputs, expected, variants) -> Case:
     """Build a case whose input names are made unique across the whole plan."""
     prefix = f"{part}.{index}."
@@ -93,7 +107,7 @@ def make_case(part: str, index: int, label: str, steps, send, inputs, expected, 
     for step in steps:
         step = dict(step)
         if "args" in step:
-            step["args"] = [{"in": prefix + a["in"]} if "in" in a else a for a in step["args"]]
+            step["args"] = [rename_inputs(a, prefix) for a in step["args"]]
         renamed.append(step)
     probe = Probe(id=f"{part}#{index}", steps=renamed, send=list(send), group=part)
     return Case(
