@@ -14,6 +14,7 @@ from autograder.sandbox import Cell, Isolation, Limits, Probe, run
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMITS = Limits(probe_seconds=3.0, cell_seconds=3.0, total_seconds=60.0, cpu_seconds=30)
+SLOW = Limits(probe_seconds=60.0, cell_seconds=60.0, total_seconds=120.0, cpu_seconds=60)
 IS_ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="uid and namespace isolation need root")
 
@@ -245,6 +246,6 @@ def test_bundled_datasets_are_invisible_so_test_labels_cannot_be_looked_up():
         "try:\n    from sklearn.datasets import load_digits\n    load_digits()\n    found = 1.0\n"
         "except Exception:\n    found = 0.0\nreturn np.array([found])"
     )
-    outcome = attack(body)
+    outcome = attack(body, SLOW)
     np.testing.assert_array_equal(outcome.values["attack"]["y"], [0.0])
     assert_control_intact(outcome)

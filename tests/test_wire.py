@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 
-from autograder.sandbox.wire import ChannelError, FrameReader
+from autograder.sandbox.wire import MAX_TEXT, ChannelError, FrameReader, scrub_numbers
 
 
 def frame(header: dict, payload: bytes = b"") -> bytes:
@@ -16,8 +16,13 @@ def frame(header: dict, payload: bytes = b"") -> bytes:
     return struct.pack(">I", len(data)) + data + payload
 
 
+def raw(text: str) -> bytes:
+    return struct.pack(">I", len(text)) + text.encode()
+
+
 def value(array: np.ndarray, **overrides) -> bytes:
-    header = {"t": "value", "name": "y", "dtype": array.dtype.str, "shape": list(array.shape)}
+    header = {"t": "value", "probe": "p", "name": "y", "dtype": array.dtype.str}
+    header["shape"] = list(array.shape)
     header["nbytes"] = array.nbytes
     header.update(overrides)
     return frame(header, array.tobytes())
@@ -46,6 +51,15 @@ def test_arrays_round_trip_even_when_split_across_reads():
         (struct.pack(">I", 1 << 30), "too large"),
         (struct.pack(">I", 3) + b"abc", "not JSON"),
         (frame(["a", "list"]), "not an object"),
+        (value(np.zeros(2), shape=[2**32, 2**32]), "does not match"),
+        (raw('{"t": "value", "probe": "p", "nbytes": ' + "9" * 5000 + "}"), "too large"),
+        (frame({"t": "cell_error", "cell": "c", "error": [[[[1]]]]}), "invalid error"),
+        (struct.pack(">I", 20000) + b"[" * 20000, "not JSON"),
+        (frame({"t": "cell_error", "cell": "c", "error": "e", "extra": 1}), "unexpected"),
+        (frame({"t": "made_up"}), "known type"),
+        (frame({"t": "probe_start", "probe": 3}), "invalid probe"),
+        (frame({"t": "probe_start", "probe": True}), "invalid probe"),
+        (raw('{"t": NaN}'), "number"),
     ],
     ids=[
         "object",
@@ -57,10 +71,19 @@ def test_arrays_round_trip_even_when_split_across_reads():
         "huge-header",
         "json",
         "list",
+        "shape-product-wraps",
+        "5000-digit-integer",
+        "nested-error",
+        "deeply-nested",
+        "unknown-key",
+        "unknown-type",
+        "non-string-id",
+        "bool-id",
+        "nan",
     ],
 )
 def test_malformed_frames_are_refused(data, words):
-    reader = FrameReader(budget=10_000)
+    reader = FrameReader(budget=100_000)
     assert reader.feed(data) == []
     assert isinstance(reader.error, ChannelError) and words in str(reader.error)
 
@@ -76,3 +99,30 @@ def test_the_byte_budget_is_enforced():
     reader = FrameReader(budget=100)
     reader.feed(value(np.zeros(50)))
     assert "more than 100 bytes" in str(reader.error)
+
+
+def test_strings_lose_lone_surrogates_and_control_characters():
+    data = frame({"t": "cell_error", "cell": "c", "error": "bad \ud800 \x1b[31m " + "x" * 5000})
+    (got,) = FrameReader(budget=100_000).feed(data)
+    text = got.header["error"]
+    text.encode("utf-8")  # would raise on a lone surrogate
+    assert "\x1b" not in text and len(text) <= MAX_TEXT
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "ValueError: [ 0.49671415 -0.1382643   0.64768854  1.52302986]",
+        "got 0.4967141530112327 and -1.3826430117",
+        "labels 3, 1, 4, 1, 5, 9 leaked",
+        "3.2e-05 is small",
+    ],
+)
+def test_messages_never_echo_numbers_that_could_be_hidden_inputs(message):
+    scrubbed = scrub_numbers(message)
+    assert not any(token in scrubbed for token in ("4967", "1382", "3, 1, 4", "3.2e-05"))
+
+
+def test_short_numbers_in_messages_survive():
+    text = "shapes (3,4) and (5,6) not aligned: 4 (dim 1) != 5 (dim 0), lr 0.5"
+    assert scrub_numbers(text) == text

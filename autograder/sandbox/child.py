@@ -1,23 +1,28 @@
-"""The only program that ever runs student code, as a fork server (a "zygote").
+"""The only program that ever runs student code: a fork server (a "zygote").
 
-The grader starts it once per grading thread (``python -I child.py SOCKET_FD``) with an
-empty environment; it imports NumPy, then serves requests on a Unix socket: each request
-names a plan file and passes the write end of a result pipe, and the server forks a
-child for it, replies with the child's pid and later with its exit status. The server
-itself never runs student code. It imports nothing from the autograder package.
+The grader starts it once per worker (``python -I child.py SOCKET_FD``), inside
+bubblewrap where the machine has it (see ``isolation.py``), with an empty environment. It
+imports NumPy once, then serves requests on a SOCK_SEQPACKET socket. A request is a small
+JSON object (mode, uid, limits) with file descriptors attached: the write end of the
+result pipe, the read end of the command pipe and, where cgroups are used, open
+``cgroup.procs`` files. The server never runs student code and never reads a plan: for
+each request it forks
 
-Each forked child, before the first student line runs:
+* a *middle* process, which (in the namespace modes) creates a new PID namespace and
+  forks the *child*, PID 1 of that namespace, then mirrors the child's exit status;
+* the *child*, which locks itself in (``jail``): new mount and IPC namespaces, fresh
+  tmpfs mounts for its working directory, ``/tmp``, ``/var/tmp`` and ``/dev/shm``, its own
+  ``/proc``, the submission's cgroup, resource limits, an unprivileged uid, no
+  capabilities. Then it reads its plan from the command pipe, runs the cells, and for
+  each probe reads that probe's inputs only after announcing it.
 
-1. reads the plan (JSON) and loads the inputs (``np.load(..., allow_pickle=False)``)
-   from the parent's private directory;
-2. locks itself in (see ``jail``): new mount and network namespaces when it can, the
-   course's files hidden under empty tmpfs mounts, resource limits, an unprivileged
-   uid/gid, the working directory its own.
+The server answers a request with the middle's pid, then waits for one byte ``K`` from the
+grader: it kills the child (when PID 1 of a namespace dies, the kernel kills every process
+in it, so nothing a submission started outlives it) and replies with the exit status.
 
-Then it executes the student's cells and the probes of the plan, and writes frames to
-the result pipe. A frame is a 4-byte big-endian length, a UTF-8 JSON header of that
-length, then ``header["nbytes"]`` raw bytes of an array (C order, ``header["dtype"]``,
-``header["shape"]``). Only numbers and arrays are sent; the parent trusts none of it.
+Frames (both directions): a 4-byte big-endian length, a UTF-8 JSON header, then raw array
+bytes (C order) as the header describes. Only numbers and arrays are sent back; the
+grader trusts none of it. This file imports nothing from the autograder package.
 """
 
 import builtins
@@ -31,13 +36,37 @@ import struct
 import sys
 import traceback
 
-CHANNEL = [-1]  # the result pipe of the current child
-CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
-MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 4096, 16384, 1 << 18
-PR_SET_PDEATHSIG = 1
+CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC = 0x00020000, 0x20000000, 0x08000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+WORKDIR = "/home/student"
+LIBC = ctypes.CDLL(None, use_errno=True)
+CHANNEL = [-1, 0]  # the result pipe of the current child, and the pid allowed to write it
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_uint32) for n in ("effective", "permitted", "inheritable")]
+
+
+def _check(result, what):
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _mount(source, target, fstype, flags, options):
+    args = [None if a is None else a.encode() for a in (source, target, fstype, options)]
+    _check(LIBC.mount(args[0], args[1], args[2], flags, args[3]), f"mount {target}")
 
 
 def _send(header, payload=b""):
+    """Write one frame; a forked copy of the child (a fork bomb's) leaves instead."""
+    if os.getpid() != CHANNEL[1]:
+        os._exit(0)
     data = json.dumps(header).encode()
     os.write(CHANNEL[0], struct.pack(">I", len(data)) + data)
     view = memoryview(payload)
@@ -45,69 +74,78 @@ def _send(header, payload=b""):
         view = view[os.write(CHANNEL[0], view[: 1 << 20]) :]
 
 
-def _mount(libc, source, target, fstype, flags, options):
-    args = [None if a is None else a.encode() for a in (source, target, fstype, options)]
-    if libc.mount(args[0], args[1], args[2], flags, args[3]) != 0:
-        raise OSError(ctypes.get_errno(), f"mount {target}")
+def _read_exact(fd, count):
+    chunks, left = [], count
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError("the grader closed the command pipe")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
-def _inside(path, folders):
-    return any(path.startswith(f.rstrip("/") + "/") for f in folders)
+def _receive(fd):
+    """One frame from the grader: (header, payload)."""
+    (size,) = struct.unpack(">I", _read_exact(fd, 4))
+    header = json.loads(_read_exact(fd, size))
+    return header, _read_exact(fd, header.get("nbytes", 0))
 
 
-def hide_paths(jail):
-    """Cover each of ``jail["hide"]`` with an empty read-only tmpfs in a private mount
-    namespace, re-exposing the directories of ``jail["keep"]`` that lie inside them; a
-    hidden path inside a kept one (a data folder of an installed package) is covered last."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(CLONE_NEWNS | CLONE_NEWNET) != 0:
-        raise OSError(ctypes.get_errno(), "unshare")
-    _mount(libc, None, "/", None, MS_REC | MS_PRIVATE, None)
-    outer = [h for h in jail["hide"] if not _inside(h, jail["keep"])]
-    inner = [h for h in jail["hide"] if _inside(h, jail["keep"])]
-    kept = []
-    for index, path in enumerate(jail["keep"]):
-        if _inside(path, outer):
-            holder = os.path.join(jail["stash"], str(index))
-            os.makedirs(holder, exist_ok=True)
-            _mount(libc, path, holder, None, MS_BIND | MS_REC, None)
-            kept.append((holder, path))
-    for path in outer:
-        if os.path.isdir(path):
-            _mount(libc, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=755")
-    for holder, path in kept:
-        os.makedirs(path, exist_ok=True)
-        _mount(libc, holder, path, None, MS_BIND | MS_REC, None)
-    for path in inner:
-        if os.path.isdir(path):
-            _mount(libc, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+def _receive_inputs(fd, np):
+    header, payload = _receive(fd)
+    inputs, offset = {}, 0
+    for name, dtype, shape, nbytes in header["arrays"]:
+        array = np.frombuffer(payload[offset : offset + nbytes], dtype=dtype).reshape(shape)
+        inputs[name] = array.copy()
+        offset += nbytes
+    return inputs
 
 
-def jail(plan):
-    """Apply the isolation that the parent asked for, as far as this machine allows."""
-    spec = plan["jail"]
-    limits = spec["limits"]
+def drop_capabilities():
+    """No capabilities left in any set, and none to be gained by exec."""
+    header, data = _CapHeader(0x20080522, 0), (_CapData * 2)()
+    _check(LIBC.capset(ctypes.byref(header), data), "capset")
+    _check(LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+
+
+def enter_namespaces(request):
+    """In the init of a new PID namespace: private mounts and IPC, fresh tmpfs for the
+    working directory, /tmp, /var/tmp and /dev/shm, and a /proc of this namespace."""
+    if request["mode"] == "plain":
+        os.setsid()
+        return
+    uid = request["uid"] if request["mode"] == "root" else os.getuid()
+    _check(LIBC.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE, None)
+    size = f"size={request['limits']['tmp_bytes']},nr_inodes=4096,uid={uid},gid={uid}"
+    for path, bits in (("/tmp", 1777), ("/var/tmp", 1777), ("/dev/shm", 1777)):
+        _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"{size},mode={bits}")
+    _mount("tmpfs", WORKDIR, "tmpfs", MS_NOSUID | MS_NODEV, f"{size},mode=700")
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+
+
+def jail(request):
+    """Limits, then the unprivileged uid and no capabilities: the last step before the
+    first student line runs."""
+    mode, limits = request["mode"], request["limits"]
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_seconds"], limits["cpu_seconds"] + 1))
     resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_bytes"], limits["file_bytes"]))
     resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-    if spec.get("uid") is not None:
-        if spec.get("hide"):
-            hide_paths(spec)
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
+    resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
+    if mode == "root":
         os.setgroups([])
-        os.setgid(spec["uid"])
-        os.setuid(spec["uid"])
-    elif hasattr(resource, "RLIMIT_NPROC"):
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
-    # Die with the grader (set after the uid change, which clears it), even if it was
-    # already gone before this line ran.
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != spec["server"]:
-        os._exit(1)
-    os.chdir(spec["workdir"])
-    os.environ["HOME"] = os.environ["TMPDIR"] = spec["workdir"]
+        os.setgid(request["uid"])
+        os.setuid(request["uid"])
+    if mode != "plain":
+        drop_capabilities()
+    # Die with the init process (set after the uid change, which clears it).
+    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    workdir = request["workdir"] if mode == "plain" else WORKDIR
+    os.chdir(workdir)
+    os.environ["HOME"] = os.environ["TMPDIR"] = workdir
 
 
 def _describe(error):
@@ -126,55 +164,126 @@ def serve(sock_fd):
     """The fork server's loop: one request at a time, until the grader closes the socket."""
     import numpy  # noqa: F401  (preloaded once, inherited by every child)
 
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     server = socket.socket(fileno=sock_fd)
-    me = os.getpid()
     while True:
-        message, fds, _, _ = socket.recv_fds(server, 4096, 1)
-        if not message or len(fds) != 1:
-            return
-        plan_path, uid = message.decode().split("\n")
-        pid = os.fork()
-        if pid == 0:
-            server.close()
-            os.setsid()
-            code = 0
-            try:
-                run_child(plan_path, fds[0], me)
-            except BaseException:
-                code = 70
-            os._exit(code)
-        os.close(fds[0])
-        server.sendall(struct.pack(">i", pid))
-        _, status = os.waitpid(pid, 0)
-        if uid:
-            kill_every_process_of(int(uid))
-        server.sendall(struct.pack(">i", os.waitstatus_to_exitcode(status)))
-
-
-def kill_every_process_of(uid):
-    """SIGKILL every process of ``uid`` in one kernel pass: a forked reaper takes that uid
-    and calls kill(-1), which no fork bomb can outrun (forks wait for the pass to end)."""
-    reaper = os.fork()
-    if reaper == 0:
         try:
-            os.setuid(uid)
-            os.kill(-1, signal.SIGKILL)
+            message, fds, _, _ = socket.recv_fds(server, 1 << 16, 8)
+        except OSError:
+            return
+        if not message:
+            return
+        status = serve_one(server, json.loads(message), fds)
+        server.send(struct.pack(">i", status))
+
+
+def serve_one(server, request, fds):
+    """Fork the middle process for one request, then wait for the grader's word: ``K``
+    (kill now) or ``E`` (the child's pipe closed: collect its status, then kill)."""
+    pid_r, pid_w = os.pipe()
+    status_r, status_w = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        server.close()
+        os.close(pid_r)
+        os.close(status_r)
+        try:
+            run_middle(request, fds, pid_w, status_w)
         finally:
-            os._exit(0)
-    os.waitpid(reaper, 0)
+            os._exit(71)
+    for fd in (*fds, pid_w, status_w):
+        os.close(fd)
+    data = _read_upto(pid_r, 4, None)
+    init = struct.unpack(">i", data)[0] if len(data) == 4 else None
+    server.send(struct.pack(">i", middle))
+    word = b""
+    while word not in (b"K", b"E"):
+        word = server.recv(16)
+        if not word:
+            break
+    data = _read_upto(status_r, 4, 2.0 if word == b"E" else 0.0)
+    status = struct.unpack(">i", data)[0] if len(data) == 4 else -signal.SIGKILL
+    if init is not None:
+        try:
+            os.kill(init, signal.SIGKILL)  # PID 1 of the namespace: every process in it dies
+        except OSError:
+            pass
+    os.waitpid(middle, 0)
+    os.close(pid_r)
+    os.close(status_r)
+    return status
 
 
-def run_child(plan_path, channel, server_pid):
-    with open(plan_path, encoding="utf-8") as handle:
-        plan = json.load(handle)
-    plan["jail"]["server"] = server_pid
-    CHANNEL[0] = channel
+def _read_upto(fd, count, timeout):
+    """Up to ``count`` bytes from ``fd``, waiting at most ``timeout`` seconds (None: block)."""
+    import select
+
+    data = b""
+    while len(data) < count:
+        if timeout is not None and not select.select([fd], [], [], timeout)[0]:
+            break
+        chunk = os.read(fd, count - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def run_middle(request, fds, pid_w, status_w):
+    """Create the child's PID namespace and fork its init; report the init's pid, and
+    live as long as the init does."""
+    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if request["mode"] != "plain":
+        _check(LIBC.unshare(CLONE_NEWPID), "unshare pid")
+    init = os.fork()
+    if init == 0:
+        os.close(pid_w)
+        try:
+            run_init(request, fds, status_w)
+        finally:
+            os._exit(70)
+    os.write(pid_w, struct.pack(">i", init))
+    os.close(pid_w)
+    for fd in (*fds, status_w):
+        os.close(fd)
+    os.waitpid(init, 0)  # stay: the init dies with this process (its parent-death signal)
+    os._exit(0)
+
+
+def run_init(request, fds, status_w):
+    """PID 1 of the submission's namespace: set up its mounts and cgroup as root, fork the
+    child that runs student code, and report that child's exit status."""
+    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    enter_namespaces(request)
+    for fd in fds[2:]:  # join the submission's cgroup(s) before any student process exists
+        os.write(fd, b"0")
+        os.close(fd)
+    child = os.fork()
+    if child == 0:
+        os.close(status_w)
+        code = 0
+        try:
+            run_child(request, fds[:2])
+        except BaseException:
+            code = 70
+        os._exit(code)
+    for fd in fds[:2]:
+        os.close(fd)
+    while True:
+        pid, status = os.wait()
+        if pid == child:
+            break
+    os.write(status_w, struct.pack(">i", os.waitstatus_to_exitcode(status)))
+    os._exit(0)
+
+
+def run_child(request, fds):
+    out, commands = fds
+    CHANNEL[:] = [out, os.getpid()]
+    jail(request)
     import numpy as np
 
-    with np.load(plan["inputs"], allow_pickle=False) as archive:
-        inputs = {name: archive[name] for name in archive.files}
-    jail(plan)
+    plan, _ = _receive(commands)
     ndarray, generic, ascontig = np.ndarray, np.generic, np.ascontiguousarray
 
     def send_value(probe, name, value):
@@ -205,6 +314,7 @@ def run_child(plan_path, channel, server_pid):
     for probe in plan["probes"]:
         pid = probe["id"]
         _send({"t": "probe_start", "probe": pid})
+        inputs = _receive_inputs(commands, np)
         env = {}
         try:
             for step in probe["steps"]:
@@ -214,8 +324,13 @@ def run_child(plan_path, channel, server_pid):
                 function = namespace.get(step["call"])
                 if function is None:
                     raise NameError(f"name '{step['call']}' is not defined")
-                args = [_argument(a, inputs, env) for a in step["args"]]
+                given = []
+                args = [_argument(a, inputs, env, given) for a in step["args"]]
                 result = function(*args)
+                if os.getpid() != CHANNEL[1]:  # a forked copy returning: not ours to report
+                    os._exit(0)
+                for name, value in given:  # what the call left in the arrays it was given
+                    send_value(pid, f"after:{name}", value)
                 names = step["save"]
                 if len(names) == 1 and not isinstance(result, (tuple, list)):
                     result = (result,)
@@ -230,24 +345,28 @@ def run_child(plan_path, channel, server_pid):
                 send_value(pid, name, env[name])
         except BaseException as error:
             _send({"t": "probe_error", "probe": pid, "error": _describe(error)})
+        del inputs, env
         _send({"t": "probe_done", "probe": pid})
     _send({"t": "end"})
 
 
-def _argument(spec, inputs, env):
-    """Build one call argument from its spec (see autograder/checks/base.py)."""
+def _argument(spec, inputs, env, given):
+    """Build one call argument from its spec (see autograder/checks/base.py); the fresh
+    copies of input arrays handed to the call are noted in ``given``."""
     if "in" in spec:
-        return inputs[spec["in"]].copy()
+        value = inputs[spec["in"]].copy()
+        given.append((spec["in"], value))
+        return value
     if "var" in spec:
         return env[spec["var"]]
     if "dict" in spec:
-        return {k: _argument(v, inputs, env) for k, v in spec["dict"].items()}
+        return {k: _argument(v, inputs, env, given) for k, v in spec["dict"].items()}
     if "list" in spec:
-        return [_argument(v, inputs, env) for v in spec["list"]]
+        return [_argument(v, inputs, env, given) for v in spec["list"]]
     if "code" in spec:
         import numpy as np
 
-        bound = {k: _argument(v, inputs, env) for k, v in spec.get("with", {}).items()}
+        bound = {k: _argument(v, inputs, env, []) for k, v in spec.get("with", {}).items()}
         return eval(spec["code"], {"np": np, "__builtins__": builtins, **bound})
     return spec["lit"]
 
