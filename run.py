@@ -62,6 +62,7 @@ def ensure_venv(extras: str) -> None:
 def main_job() -> None:
     start = time.perf_counter()
     ensure_venv(EXTRAS["main"])
+    ensure_bubblewrap()
     say("building the book into _build/html")
     run(BIN / "jupyter-book", "build", ".", "--quiet")
     say("regenerating exercises/ from solutions/ with nbgrader")
@@ -79,21 +80,35 @@ def main_job() -> None:
     say(f"done in {time.perf_counter() - start:.0f} s; the book is at _build/html/index.html")
 
 
-def ensure_chromium() -> None:
-    """The browser test drives Debian's Chromium; install it when this is Debian and root."""
-    if Path("/usr/bin/chromium").exists():
+def ensure_debian_packages(packages: dict[str, str], why: str) -> None:
+    """Install the Debian packages whose programs (values) are missing, when this is
+    Debian and root; otherwise say what is lost."""
+    missing = [name for name, program in packages.items() if not Path(program).exists()]
+    if not missing:
         return
     if shutil.which("apt-get") is None or os.geteuid() != 0:
-        say("Chromium is missing and cannot be installed here: the browser test will skip")
+        say(f"{', '.join(missing)} missing and cannot be installed here: {why}")
         return
-    say("installing Debian's chromium for the browser test")
+    say(f"installing Debian's {', '.join(missing)}")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     run("apt-get", "update", "-qq", env=env)
-    run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", env=env)
+    run("apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing, env=env)
+
+
+def ensure_bubblewrap() -> None:
+    """The grader's sandbox runs student code under bubblewrap."""
+    why = "student code would run with resource limits only"
+    ensure_debian_packages({"bubblewrap": "/usr/bin/bwrap"}, why)
+
+
+def ensure_chromium() -> None:
+    """The browser test drives Debian's Chromium."""
+    ensure_debian_packages({"chromium": "/usr/bin/chromium"}, "the browser test will skip")
 
 
 def test_job() -> None:
     ensure_venv(EXTRAS["test"])
+    ensure_bubblewrap()
     ensure_chromium()
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     say("ruff")

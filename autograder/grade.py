@@ -11,6 +11,7 @@ import functools
 import hashlib
 import multiprocessing
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
 from dataclasses import dataclass
@@ -35,7 +36,8 @@ from .submission import (
 
 def student_seed(base_seed: int, assignment: str, student: str) -> int:
     """A reproducible 63-bit seed per (course seed, assignment, student)."""
-    digest = hashlib.sha256(f"{base_seed}:{assignment}:{student}".encode()).digest()
+    text = f"{base_seed}:{assignment}:{student}"
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
     return int.from_bytes(digest[:8], "big") >> 1
 
 
@@ -65,11 +67,34 @@ def grade_notebook(
     base_seed: int,
     isolation: Isolation,
 ) -> SubmissionResult:
-    """Grade one loaded submission. Student faults become results; only grader faults raise."""
+    """Grade one loaded submission; never raises. Whatever goes wrong while grading it,
+    including a fault of the grader that the submission provoked, becomes this student's
+    result (status "grader-error", with the reason), so the class run goes on."""
     start = time.perf_counter()
     seed = student_seed(base_seed, checks.name, student)
     result = SubmissionResult(student, checks.name, seed, "graded", isolation=isolation.describe())
     points = grade_points(release)
+    try:
+        _grade_into(result, checks, release, points, submitted, isolation)
+    except Exception as error:  # a grader bug, but it must stay this student's
+        result.status = "grader-error"
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        result.problems.append(
+            f"the grader failed on this submission ({type(error).__name__} in "
+            f"{Path(where.filename).name}:{where.lineno}); an instructor must look at it"
+        )
+        result.parts = [
+            PartResult(p.grade_id, p.title, points.get(p.grade_id, 0.0), 0.0, [], [])
+            for p in checks.parts
+        ]
+        result.cell_errors = {}
+    result.seconds = round(time.perf_counter() - start, 3)
+    return result
+
+
+def _grade_into(result, checks, release, points, submitted, isolation) -> None:
+    """Fill ``result`` with the judged parts of one submission."""
+    seed = result.seed
     rng = np.random.default_rng(seed)
     cases = {part.grade_id: part.make_cases(rng) for part in checks.parts}
     if isinstance(submitted, UnreadableSubmission):
@@ -95,8 +120,6 @@ def grade_notebook(
         for part in checks.parts:
             part_points = points.get(part.grade_id, 0.0)
             result.parts.append(judge_part(part, cases[part.grade_id], outcome, part_points))
-    result.seconds = round(time.perf_counter() - start, 3)
-    return result
 
 
 @dataclass

@@ -19,6 +19,8 @@ import nbformat
 from .sandbox import Cell
 
 MAX_NOTEBOOK_BYTES = 200 * 1024 * 1024
+MAX_CELL_SOURCE = 1 << 20  # characters of one answer cell
+MAX_GRADE_ID = 200
 SOLUTION_MARKERS = {"### BEGIN SOLUTION", "### END SOLUTION"}
 MAGIC = re.compile(r"^(\s*)([%!?].*)$", re.MULTILINE)
 
@@ -49,8 +51,14 @@ def find_submissions(submitted: Path, assignment: str, notebook: str) -> list[Su
     found = []
     for student_dir in sorted(p for p in submitted.iterdir() if p.is_dir()):
         path = student_dir / assignment / f"{notebook}.ipynb"
-        found.append(Submission(student_dir.name, assignment, path))
+        found.append(Submission(student_name(student_dir.name), assignment, path))
     return found
+
+
+def student_name(folder: str) -> str:
+    """The student id of a folder name: bytes that are not UTF-8 (which Python keeps as
+    lone surrogates) become visible escapes, so the id can be stored and printed."""
+    return folder.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def read_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> nbformat.NotebookNode:
@@ -88,18 +96,38 @@ def read_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> nbformat.N
     return nb
 
 
+def _nbgrader(cell) -> dict:
+    """A cell's nbgrader metadata, or {} when it is absent or not an object."""
+    meta = cell.get("metadata") if isinstance(cell, dict) else None
+    meta = meta.get("nbgrader") if isinstance(meta, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
 def _grade_id(cell) -> str | None:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return meta.get("grade_id") if isinstance(meta, dict) else None
+    """The cell's nbgrader id if it is a plain, printable string of sensible length."""
+    gid = _nbgrader(cell).get("grade_id")
+    if not isinstance(gid, str) or not 0 < len(gid) <= MAX_GRADE_ID or not gid.isprintable():
+        return None
+    try:
+        gid.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return None
+    return gid
 
 
 def _is_solution(cell) -> bool:
-    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
+    return _nbgrader(cell).get("solution") is True
 
 
 def _is_test(cell) -> bool:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
+    meta = _nbgrader(cell)
     return bool(meta.get("grade")) and not meta.get("solution")
+
+
+def _short(value) -> str:
+    """A student-chosen value for a message: printable, valid UTF-8 and short."""
+    text = str(value)[:40].encode("utf-8", "replace").decode("utf-8")
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def neutralise_magics(source: str) -> str:
@@ -112,6 +140,8 @@ def build_program(release: nbformat.NotebookNode, submitted: nbformat.NotebookNo
     theirs: dict[str, object] = {}
     problems = []
     for cell in submitted.cells:
+        if not isinstance(cell, dict):
+            continue
         gid = _grade_id(cell)
         if gid is None:
             continue
@@ -132,10 +162,12 @@ def build_program(release: nbformat.NotebookNode, submitted: nbformat.NotebookNo
             problems.append(f"the answer cell '{gid}' is missing from your notebook")
         elif mine.get("cell_type") != "code":
             problems.append(
-                f"the answer cell '{gid}' was changed into a {mine.get('cell_type')} cell"
+                f"the answer cell '{gid}' was changed into a {_short(mine.get('cell_type'))} cell"
             )
         elif not isinstance(mine.get("source"), str):
             problems.append(f"the answer cell '{gid}' has no readable source")
+        elif len(mine["source"]) > MAX_CELL_SOURCE:
+            problems.append(f"the answer cell '{gid}' is too long to be graded (over 1 MB)")
         else:
             cells.append(Cell(gid, neutralise_magics(mine["source"])))
     return Program(cells, problems)
