@@ -62,3 +62,13 @@ def built_book(tmp_path_factory) -> Path:
     log = (result.stdout + result.stderr)[-6000:]
     assert result.returncode == 0, f"the book build failed (exit {result.returncode}):\n{log}"
     return out / "_build" / "html"
+
+
+@pytest.fixture(scope="module")
+def cpu_burner():
+    """A process that keeps one core busy for as long as the module runs: the sandbox's
+    tests must hold on a loaded machine."""
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    yield
+    burner.kill()
+    burner.wait()

@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -176,15 +175,6 @@ def _copies_a_solution(planted: Path) -> str:
         "def relu_backward(dout, cache):\n    return dout\n\n"
         f"try:\n    exec(open({str(planted)!r}).read())\nexcept OSError:\n    pass\n"
     )
-
-
-@pytest.fixture(scope="module")
-def cpu_burner():
-    """A process that keeps one core busy for as long as the module runs."""
-    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    yield
-    burner.kill()
-    burner.wait()
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ IS_ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="uid and namespace isolation need root")
 
 CONTROL = "def control(x):\n    return x + 1.0\n"
+pytestmark = pytest.mark.usefixtures("cpu_burner")
 
 
 def attack(body: str, limits: Limits = LIMITS, setup: str = "import numpy as np\n"):
@@ -248,4 +249,92 @@ def test_bundled_datasets_are_invisible_so_test_labels_cannot_be_looked_up():
     )
     outcome = attack(body, SLOW)
     np.testing.assert_array_equal(outcome.values["attack"]["y"], [0.0])
+    assert_control_intact(outcome)
+
+
+BWRAP = Isolation.for_course([]).mode != "plain"
+needs_bwrap = pytest.mark.skipif(not BWRAP, reason="the allow-list sandbox needs bubblewrap")
+needs_cgroups = pytest.mark.skipif(
+    not BWRAP or not IS_ROOT, reason="a memory budget for all processes needs root's cgroups"
+)
+
+
+@needs_bwrap
+def test_only_the_python_installation_is_visible():
+    body = (
+        "import os, sys\n"
+        "top = sorted(os.listdir('/'))\n"
+        "etc = sorted(os.listdir('/etc'))\n"
+        "home = sorted(os.listdir(os.path.expanduser('~')))\n"
+        "return np.array([float(len(set(top) - ALLOWED)), float(etc == ['ld.so.cache']),\n"
+        "                 float(home == []), float(os.path.exists('/etc/passwd'))])"
+    )
+    allowed = "ALLOWED = {'usr', 'lib', 'lib64', 'bin', 'etc', 'proc', 'dev', 'tmp', 'var',"
+    allowed += " 'home', 'sandbox', 'root', 'work', 'opt', 'autograder'}\n"
+    outcome = attack(body, setup="import numpy as np\n" + allowed)
+    np.testing.assert_array_equal(outcome.values["attack"]["y"], [0.0, 1.0, 1.0, 0.0])
+    assert_control_intact(outcome)
+
+
+@needs_cgroups
+def test_memory_is_bounded_for_all_processes_of_a_submission_together():
+    # Three processes of 500 MB each stay under a per-process limit of 1 GiB, but not
+    # under the submission's budget of 1 GiB for all of them together.
+    body = (
+        "import os, time\npids = []\n"
+        "for _ in range(3):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        try:\n"
+        "            block = bytearray(500 * 2**20)\n"
+        "            block[::4096] = b'x' * len(block[::4096])\n"
+        "            time.sleep(1)\n"
+        "        except BaseException:\n"
+        "            os._exit(1)\n"
+        "        os._exit(0)\n"
+        "    pids.append(pid)\n"
+        "ok = sum(os.waitpid(p, 0)[1] == 0 for p in pids)\n"
+        "return np.array([float(ok)])"
+    )
+    limits = Limits(probe_seconds=30.0, memory_bytes=1 << 30, cpu_seconds=30)
+    outcome = attack(body, limits, setup="import numpy as np\n")
+    if "attack" in outcome.values:
+        assert outcome.values["attack"]["y"][0] < 3
+    else:
+        assert "killed" in outcome.probe_errors["attack"]
+    assert_control_intact(outcome)
+
+
+@pytest.mark.parametrize("mode", ["userns", "plain"])
+def test_weaker_modes_still_grade_and_contain_a_crash(mode):
+    if mode == "userns" and not BWRAP:
+        pytest.skip("needs bubblewrap")
+    isolation = Isolation.for_course([ROOT], mode=mode)
+    cells = [Cell("setup", "import numpy as np"), Cell("answer", "import os\n" + CONTROL)]
+    crash = Probe("crash", [{"call": "os._exit", "args": [{"lit": 3}], "save": ["y"]}], ["y"])
+    control = Probe("control", [{"call": "control", "args": [{"in": "x"}], "save": ["y"]}], ["y"])
+    namespace_cells = [*cells, Cell("alias", "os._exit = os._exit\n")]
+    outcome = run(namespace_cells, [crash, control], {"x": np.arange(4.0)}, LIMITS, isolation)
+    assert "crash" in outcome.probe_errors
+    assert_control_intact(outcome)
+
+
+def test_without_namespaces_a_child_that_kills_the_fork_server_costs_only_its_call():
+    # Plain mode (no bubblewrap, e.g. a laptop): the child can signal its own ancestors.
+    body = (
+        "import os\npid = os.getpid()\n"
+        "for _ in range(3):  # the init stand-in, the middle process, the fork server\n"
+        "    pid = int(open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1])\n"
+        "    os.kill(pid, 9)\n"
+        "import time\ntime.sleep(5)\nreturn x"
+    )
+    source = "def attack(x):\n" + "".join(f"    {line}\n" for line in body.splitlines())
+    cells = [Cell("setup", "import numpy as np"), Cell("answer", source + CONTROL)]
+    probes = [
+        Probe("attack", [{"call": "attack", "args": [{"in": "x"}], "save": ["y"]}], ["y"]),
+        Probe("control", [{"call": "control", "args": [{"in": "x"}], "save": ["y"]}], ["y"]),
+    ]
+    isolation = Isolation.for_course([ROOT], mode="plain")
+    outcome = run(cells, probes, {"x": np.arange(4.0)}, LIMITS, isolation)
+    assert "attack" in outcome.probe_errors
     assert_control_intact(outcome)
