@@ -19,6 +19,7 @@ import time
 import uuid
 from pathlib import Path
 
+import nbformat
 import pytest
 from conftest import load_answers, load_release, write_submission
 
@@ -321,3 +322,30 @@ def test_a_folder_name_that_is_not_utf8_is_graded_under_a_printable_id(red_class
     result = results["g_not_utf8_\\xff"]
     assert result.score == FULL
     assert (out / "results" / "assignment1" / "g_not_utf8_\\xff.json").exists()
+
+
+def test_a_grader_fault_on_one_submission_is_that_students_result(root, tmp_path, monkeypatch):
+    import autograder.grade as grade
+
+    real = grade.build_program
+
+    def breaks_on_marked(release, submitted):
+        if submitted.metadata.get("breaks_the_grader"):
+            raise KeyError("a bug in the grader that this notebook provokes")
+        return real(release, submitted)
+
+    monkeypatch.setattr(grade, "build_program", breaks_on_marked)
+    submitted = tmp_path / "submitted"
+    write_submission(submitted, "a_control", "assignment1", {})
+    marked = fill_answers(load_release("assignment1"), load_answers("assignment1"))
+    marked.metadata["breaks_the_grader"] = True
+    write_submission(submitted, "b_provokes", "assignment1", nbformat.writes(marked).encode())
+    write_submission(submitted, "c_control", "assignment1", {})
+    results = {
+        r.student: r
+        for r in grade_class("assignment1", submitted, ClassRun(root, tmp_path / "out"))
+    }
+    assert results["a_control"].score == FULL and results["c_control"].score == FULL
+    provoked = results["b_provokes"]
+    assert provoked.status == "grader-error" and provoked.score == 0
+    assert "KeyError" in provoked.problems[0] and len(provoked.parts) == 5
