@@ -57,6 +57,8 @@ def load_submission(submission: Submission) -> nbformat.NotebookNode | Unreadabl
         return read_notebook(submission.path)
     except UnreadableSubmission as error:
         return error
+    except Exception as error:  # a file the reader did not foresee: still this student's
+        return UnreadableSubmission(f"the file could not be read ({type(error).__name__})")
 
 
 def grade_notebook(
