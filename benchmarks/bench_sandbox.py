@@ -2,10 +2,12 @@
 
     python -m benchmarks.bench_sandbox [--submissions 300]
 
-Each submission is what assignment 1 asks of a child: a setup cell, an answer cell and
-twenty quick probes. The script prints the isolation mode and, for that mode and for
-``plain`` (no bubblewrap, no namespaces: the baseline measured in the same run), the
-median and mean milliseconds per submission and their ratio.
+First a synthetic submission (a setup cell, an answer cell and twenty quick probes): the
+isolation mode and, for that mode and for ``plain`` (no bubblewrap, no namespaces: the
+baseline measured in the same run), the median and mean milliseconds per submission and
+their ratio. Then the instructor's assignment 1 graded end to end, phase by phase (fork
+and jail set-up, setup cells, student cells, probes, stopping the child, judging), in
+milliseconds per submission.
 """
 
 from __future__ import annotations
@@ -13,10 +15,17 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
+import nbformat
 import numpy as np
 
+from autograder.checks import checks_for
+from autograder.judge import judge_part
 from autograder.sandbox import Cell, Isolation, Limits, Probe, run
+from autograder.submission import build_program, fill_answers, solution_answers
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CELLS = [
     Cell("setup", "import numpy as np"),
@@ -42,6 +51,31 @@ def per_submission(isolation: Isolation, count: int) -> list[float]:
     return times
 
 
+def phase_breakdown(count: int) -> dict[str, float]:
+    """Milliseconds per submission in each phase of grading assignment 1's answer key."""
+    checks = checks_for("assignment1")
+    release = nbformat.read(ROOT / "exercises" / "assignment1" / "assignment1.ipynb", 4)
+    key = nbformat.read(ROOT / "solutions" / "assignment1" / "assignment1.ipynb", 4)
+    program = build_program(release, fill_answers(release, solution_answers(key)))
+    isolation = Isolation.for_course([ROOT])
+    totals: dict[str, float] = {}
+    for index in range(count + 1):
+        rng = np.random.default_rng(index)
+        cases = {part.grade_id: part.make_cases(rng) for part in checks.parts}
+        inputs = {k: v for c in cases.values() for case in c for k, v in case.inputs.items()}
+        probes = [case.probe for c in cases.values() for case in c]
+        outcome = run(program.cells, probes, inputs, checks.limits, isolation)
+        start = time.perf_counter()
+        for part in checks.parts:
+            judge_part(part, cases[part.grade_id], outcome, 1.0)
+        if index == 0:
+            continue  # warm-up
+        outcome.phases["judging"] = time.perf_counter() - start
+        for name, seconds in outcome.phases.items():
+            totals[name] = totals.get(name, 0.0) + seconds * 1000 / count
+    return totals
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--submissions", type=int, default=300)
@@ -55,6 +89,11 @@ def main() -> None:
     if best.mode != "plain":
         ratio = rows[best.mode][0] / rows["plain"][0]
         print(f"{best.mode} / plain (median per submission): {ratio:.2f}")
+    print(f"\nassignment 1, answer key, {best.mode} mode, ms per submission by phase:")
+    phases = phase_breakdown(min(args.submissions, 100))
+    for name, ms in phases.items():
+        print(f"  {name:42} {ms:7.2f}")
+    print(f"  {'total':42} {sum(phases.values()):7.2f}")
 
 
 if __name__ == "__main__":

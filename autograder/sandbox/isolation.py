@@ -108,17 +108,20 @@ def _within(path: str, folder: str) -> bool:
 
 @functools.cache
 def best_mode() -> str:
-    """``root`` or ``userns`` when bubblewrap works here, else ``plain``."""
+    """The strongest mode whose bubblewrap sandbox starts here: ``root`` (as root),
+    else ``userns`` (also tried as root, for containers without CAP_SYS_ADMIN), else
+    ``plain``."""
     if shutil.which("bwrap") is None:
         return "plain"
-    mode = "root" if os.geteuid() == 0 else "userns"
-    probe = bwrap_prefix(Isolation(mode, tuple(python_folders())))
-    probe += [sys.executable, "-I", "-c", "pass"]
-    try:
-        ok = subprocess.run(probe, capture_output=True, timeout=20).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        ok = False
-    return mode if ok else "plain"
+    for mode in ("root", "userns") if os.geteuid() == 0 else ("userns",):
+        probe = bwrap_prefix(Isolation(mode, tuple(python_folders())))
+        probe += [sys.executable, "-I", CHILD_PATH, "--selftest", mode]
+        try:
+            if subprocess.run(probe, capture_output=True, timeout=20).returncode == 0:
+                return mode
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+    return "plain"
 
 
 def python_folders() -> list[str]:

@@ -60,6 +60,18 @@ class Outcome:
     children: int = 0
     grader_error: str = ""
     uid: int | None = None  # the uid the children ran as, if they dropped privileges
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase, see PHASES
+
+
+PHASES = {  # phase kind -> what the time in it is spent on
+    "spawn": "fork and jail set-up",
+    "startup": "fork and jail set-up",
+    "setup": "setup cells",
+    "cell": "student cells",
+    "probe": "probes (inputs down, calls, arrays up)",
+    "between": "probes (inputs down, calls, arrays up)",
+    "stop": "stopping the child",
+}
 
 
 def probe_inputs(probe: Probe) -> set[str]:
@@ -141,6 +153,15 @@ class Attempt:
         )
         self.next_probe = 0  # index in ``probes`` of the next probe whose inputs may go down
         self.names: set[str] = set()  # value names the current probe may send
+        self.clock = time.monotonic()
+
+    def _charge(self, phase) -> None:
+        """Add the time since the last phase change to ``phase``'s kind."""
+        now = time.monotonic()
+        kind = "setup" if phase[0] == "cell" and phase[1].startswith("setup:") else phase[0]
+        name = PHASES.get(kind, kind)
+        self.outcome.phases[name] = self.outcome.phases.get(name, 0.0) + now - self.clock
+        self.clock = now
 
     def run(self, base, remaining) -> tuple[tuple[str, str] | None, str]:
         """Returns (culprit, reason) if the child had to stop early, else (None, "")."""
@@ -154,6 +175,7 @@ class Attempt:
             workdir = tempfile.mkdtemp(dir=base)
         try:
             server.spawn([result_w, command_r], workdir)
+            self._charge(("spawn", ""))
         except ConnectionError:
             discard(server)
             for fd in (result_r, result_w, command_r, command_w):
@@ -168,10 +190,12 @@ class Attempt:
             phase, culprit, reason, ended = self._exchange(result_r, command_w, remaining)
             closed = culprit is None and not ended
         finally:
+            self._charge(phase)
             os.close(result_r)
             os.close(command_w)
             try:
                 returncode = server.finish(closed)
+                self._charge(("stop", ""))
             except ConnectionError:
                 discard(server)
                 returncode = None
@@ -218,7 +242,10 @@ class Attempt:
                         return phase, None, "", False
                     for frame in reader.feed(data):
                         try:
+                            before = phase
                             phase, deadline, ended = self._apply(frame, phase, deadline, remaining)
+                            if phase != before:
+                                self._charge(before)
                         except ChannelError as error:
                             reader.error = error
                             break
