@@ -171,21 +171,30 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
     """LSTM over a sequence. x: (N, T, D); h0: (N, H); c0: (N, H) or None for zeros.
 
     Wx: (D, 4H); Wh: (H, 4H); b: (4H,). Returns h (N, T, H) and an LSTMCache.
+    The loop runs time-major, so every step reads and writes contiguous (N, ...) blocks
+    in place; the (N, T, ...) arrays returned are views of those blocks.
     """
     n, t_len, _ = x.shape
     hid = h0.shape[1]
     c0 = np.zeros_like(h0) if c0 is None else c0
-    xw = (x.reshape(n * t_len, -1) @ Wx).reshape(n, t_len, 4 * hid) + b
-    h = np.empty((n, t_len, hid))
-    c = np.empty((n, t_len, hid))
-    tanh_c = np.empty((n, t_len, hid))
-    acts = np.empty_like(xw)
+    x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, N, D)
+    acts = (x_tm.reshape(t_len * n, -1) @ Wx).reshape(t_len, n, 4 * hid)
+    acts += b
+    h, c, tanh_c = (np.empty((t_len, n, hid)) for _ in range(3))
+    ig = np.empty((n, hid))
     prev_h, prev_c = h0, c0
     for t in range(t_len):
-        acts[:, t] = _lstm_activations(xw[:, t] + prev_h @ Wh)
-        prev_c, tanh_c[:, t], prev_h = _lstm_cell(acts[:, t], prev_c)
-        c[:, t] = prev_c
-        h[:, t] = prev_h
+        a = acts[t]
+        a += prev_h @ Wh
+        a[:, : 3 * hid] = sigmoid(a[:, : 3 * hid])
+        np.tanh(a[:, 3 * hid :], out=a[:, 3 * hid :])
+        i, f, o, g = (a[:, k * hid : (k + 1) * hid] for k in range(4))
+        np.multiply(f, prev_c, out=c[t])
+        c[t] += np.multiply(i, g, out=ig)
+        np.tanh(c[t], out=tanh_c[t])
+        np.multiply(o, tanh_c[t], out=h[t])
+        prev_h, prev_c = h[t], c[t]
+    h, c, acts, tanh_c = (z.transpose(1, 0, 2) for z in (h, c, acts, tanh_c))
     return h, LSTMCache(x, h0, c0, Wx, Wh, h, c, acts, tanh_c)
 
 
@@ -198,18 +207,47 @@ def lstm_backward(dh, cache: LSTMCache, dc_last=None):
     Returns dx (N, T, D), dh0 (N, H), dc0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
     """
     x, h0, c0, Wx, Wh, h, c, acts, tanh_c = cache
-    prev_c_all = _previous_states(c0, c)
-    da = np.empty_like(acts)
+    n, t_len, hid = h.shape
+    acts_tm, c_tm, tanh_tm, dh_tm = (z.transpose(1, 0, 2) for z in (acts, c, tanh_c, dh))
+    da = np.empty((t_len, n, 4 * hid))
     dprev_h = np.zeros_like(h0)
-    dprev_c = np.zeros_like(c0) if dc_last is None else dc_last
-    for t in reversed(range(h.shape[1])):
-        da[:, t], dprev_c = _lstm_cell_backward(
-            dh[:, t] + dprev_h, dprev_c, acts[:, t], prev_c_all[:, t], tanh_c[:, t]
-        )
-        dprev_h = da[:, t] @ Wh.T
-    dx = da @ Wx.T
-    dwx, dwh, db = _sequence_weight_grads(x, _previous_states(h0, h), da)
-    return dx, dprev_h, dprev_c, dwx, dwh, db
+    dc = np.zeros_like(c0) if dc_last is None else np.array(dc_last, dtype=np.float64)
+    dh_t, scratch = np.empty((n, hid)), np.empty((n, hid))
+    wh_t = np.ascontiguousarray(Wh.T)
+    for t in reversed(range(t_len)):
+        i, f, o, g = (acts_tm[t][:, k * hid : (k + 1) * hid] for k in range(4))
+        tc, prev_c = tanh_tm[t], (c_tm[t - 1] if t > 0 else c0)
+        np.add(dh_tm[t], dprev_h, out=dh_t)
+        # dc = dnext_c + dh * o * (1 - tanh(c)^2): the path through h = o * tanh(c)
+        np.multiply(tc, tc, out=scratch)
+        np.subtract(1.0, scratch, out=scratch)
+        scratch *= o
+        scratch *= dh_t
+        dc += scratch
+        di, df, do, dg = (da[t][:, k * hid : (k + 1) * hid] for k in range(4))
+        np.subtract(1.0, i, out=di)
+        di *= i
+        di *= g
+        di *= dc
+        np.subtract(1.0, f, out=df)
+        df *= f
+        df *= prev_c
+        df *= dc
+        np.subtract(1.0, o, out=do)
+        do *= o
+        do *= tc
+        do *= dh_t
+        np.multiply(g, g, out=dg)
+        np.subtract(1.0, dg, out=dg)
+        dg *= i
+        dg *= dc
+        dc *= f  # carried on to the previous cell state
+        dprev_h = da[t] @ wh_t
+    da_flat = da.reshape(t_len * n, -1)
+    dx = (da_flat @ Wx.T).reshape(t_len, n, -1).transpose(1, 0, 2)
+    x_flat = x.transpose(1, 0, 2).reshape(t_len * n, -1)
+    h_prev = np.concatenate([h0[None], h.transpose(1, 0, 2)[:-1]]).reshape(t_len * n, hid)
+    return dx, dprev_h, dc, x_flat.T @ da_flat, h_prev.T @ da_flat, da_flat.sum(axis=0)
 
 
 # ----------------------------------------------------------------------------- truncated BPTT
