@@ -2,11 +2,13 @@
 autograde`` on the same synthetic class of assignment 1, measured in the same run.
 
     python -m benchmarks.bench_grading [--students 200] [--nbgrader-students 200] [--large 0]
+                                       [--dask]
 
 Prints submissions per minute, the ratios (ours at 2 workers / nbgrader, 2 workers / 1
 worker) and the peak resident memory of the grader's process tree (workers, fork servers
 and the sandboxed children alive when sampled). ``--large 2000`` also grades a class of
-that size with 2 workers to show that memory stays flat.
+that size with 2 workers to show that memory stays flat; ``--dask`` also grades the class
+on a Dask ``LocalCluster`` of two worker processes, as a cluster of machines would.
 """
 
 from __future__ import annotations
@@ -81,10 +83,24 @@ def timed(command: list[str], cwd: Path) -> tuple[float, float]:
     return time.perf_counter() - start, peak[0] / 2**20
 
 
-def ours(submitted: Path, out: Path, workers: int) -> tuple[float, float]:
+def ours(submitted: Path, out: Path, workers: int, scheduler: str = "") -> tuple[float, float]:
     command = [str(BIN / "autograder"), "--root", str(ROOT), "grade", "assignment1"]
     command += ["--submissions", str(submitted), "--out", str(out), "--workers", str(workers)]
+    if scheduler:
+        command += ["--scheduler", scheduler]
     return timed(command, ROOT)
+
+
+def on_local_cluster(submitted: Path, out: Path) -> float:
+    """Seconds to grade ``submitted`` on a Dask LocalCluster of 2 single-threaded worker
+    processes (the cluster is started before the clock starts)."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        seconds, _ = ours(submitted, out, 2, cluster.scheduler_address)
+    return seconds
 
 
 def nbgrader(work: Path, submitted: Path, students: int) -> float:
@@ -109,6 +125,7 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=200)
     parser.add_argument("--nbgrader-students", type=int, default=200)
     parser.add_argument("--large", type=int, default=0)
+    parser.add_argument("--dask", action="store_true", help="also grade on a local Dask cluster")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -117,6 +134,9 @@ def main() -> None:
         for workers in (1, 2):
             seconds, peak = ours(work / "class", work / f"out{workers}", workers)
             rows.append((f"autograder, {workers} worker(s)", args.students, seconds, peak))
+        if args.dask:
+            seconds = on_local_cluster(work / "class", work / "out-dask")
+            rows.append(("Dask LocalCluster, 2 workers", args.students, seconds, float("nan")))
         n = min(args.nbgrader_students, args.students)
         rows.append(("nbgrader autograde", n, nbgrader(work, work / "class", n), float("nan")))
         if args.large:
@@ -131,6 +151,9 @@ def main() -> None:
     one, two = rate["autograder, 1 worker(s)"], rate["autograder, 2 worker(s)"]
     print(f"\n2 workers / nbgrader autograde: {two / rate['nbgrader autograde']:.1f}x (goal >= 10)")
     print(f"2 workers / 1 worker:           {two / one:.2f}x (goal >= 1.8)")
+    if args.dask:
+        dask = rate["Dask LocalCluster, 2 workers"]
+        print(f"Dask cluster / local 2 workers: {dask / two:.2f}x")
 
 
 if __name__ == "__main__":
