@@ -203,11 +203,12 @@ def serve_one(server, request, fds):
             break
     data = _read_upto(status_r, 4, 2.0 if word == b"E" else 0.0)
     status = struct.unpack(">i", data)[0] if len(data) == 4 else -signal.SIGKILL
-    if init is not None:
-        try:
-            os.kill(init, signal.SIGKILL)  # PID 1 of the namespace: every process in it dies
-        except OSError:
-            pass
+    if init is not None:  # PID 1 of the namespace: every process in it dies with it
+        for kill in (os.killpg, os.kill):  # (in plain mode, its process group at least)
+            try:
+                kill(init, signal.SIGKILL)
+            except OSError:
+                pass
     os.waitpid(middle, 0)
     os.close(pid_r)
     os.close(status_r)
