@@ -325,12 +325,12 @@ def run_child(request, fds):
                 function = namespace.get(step["call"])
                 if function is None:
                     raise NameError(f"name '{step['call']}' is not defined")
-                given = []
-                args = [_argument(a, inputs, env, given) for a in step["args"]]
+                args = [_argument(a, inputs, env) for a in step["args"]]
+                given = [p for a, v in zip(step["args"], args, strict=True) for p in _given(a, v)]
                 result = function(*args)
                 if os.getpid() != CHANNEL[1]:  # a forked copy returning: not ours to report
                     os._exit(0)
-                for name, value in given:  # what the call left in the arrays it was given
+                for name, value in given:  # the inputs as the student left them
                     send_value(pid, f"after:{name}", value)
                 names = step["save"]
                 if len(names) == 1 and not isinstance(result, (tuple, list)):
@@ -351,25 +351,34 @@ def run_child(request, fds):
     _send({"t": "end"})
 
 
-def _argument(spec, inputs, env, given):
-    """Build one call argument from its spec (see autograder/checks/base.py); the fresh
-    copies of input arrays handed to the call are noted in ``given``."""
+def _argument(spec, inputs, env):
+    """Build one call argument from its spec (see autograder/checks/base.py)."""
     if "in" in spec:
-        value = inputs[spec["in"]].copy()
-        given.append((spec["in"], value))
-        return value
+        return inputs[spec["in"]].copy()
     if "var" in spec:
         return env[spec["var"]]
     if "dict" in spec:
-        return {k: _argument(v, inputs, env, given) for k, v in spec["dict"].items()}
+        return {k: _argument(v, inputs, env) for k, v in spec["dict"].items()}
     if "list" in spec:
-        return [_argument(v, inputs, env, given) for v in spec["list"]]
+        return [_argument(v, inputs, env) for v in spec["list"]]
     if "code" in spec:
         import numpy as np
 
-        bound = {k: _argument(v, inputs, env, []) for k, v in spec.get("with", {}).items()}
+        bound = {k: _argument(v, inputs, env) for k, v in spec.get("with", {}).items()}
         return eval(spec["code"], {"np": np, "__builtins__": builtins, **bound})
     return spec["lit"]
+
+
+def _given(spec, value):
+    """(input name, the object handed over) for every ``{"in": name}`` inside ``spec``
+    (top level, dict and list specs; not code), followed through ``value`` after the call."""
+    if "in" in spec:
+        return [(spec["in"], value)]
+    if "dict" in spec and isinstance(value, dict):
+        return [p for k, v in spec["dict"].items() for p in _given(v, value.get(k))]
+    if "list" in spec and isinstance(value, list):
+        return [p for s, v in zip(spec["list"], value, strict=False) for p in _given(s, v)]
+    return []
 
 
 def selftest(mode):
