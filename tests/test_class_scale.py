@@ -57,7 +57,8 @@ def test_sigkill_at_any_moment_then_rerun_gives_identical_totals(root, tmp_path)
     out = tmp_path / "out"
     command = [
         str(sys.executable), "-m", "autograder", "--root", str(root), "grade", "assignment1",
-        "--submissions", str(submitted), "--out", str(out), "--workers", "1",
+        "--submissions", str(submitted), "--course", str(out), "--out", str(out),
+        "--workers", "1",
     ]  # fmt: skip
     records = out / "results" / "assignment1"
     grader = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)
