@@ -424,6 +424,8 @@ def _pending(config, assignment, submitted, checks, version) -> Iterator[tuple[S
         cached = None
         if not (config.force or chosen):
             cached = records.read_record(config.out, assignment, submission.student)
+        if cached is not None and cached.status == "grader-error":
+            cached = None  # the grader failed: try again
         if cached is not None:
             digest = submission_digest(submission.path)
             seed = student_seed(config.base_seed, assignment, submission.student, digest)
