@@ -93,6 +93,11 @@ def _release(args, console: Console) -> int:
     return 0
 
 
+def printable(name: str) -> str:
+    """A student's folder name as a terminal can print it (lone surrogates escaped)."""
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _notes(result: SubmissionResult) -> str:
     """One line per student: status, then what went wrong where, in short."""
     notes = [] if result.status == "graded" else [result.status]
@@ -122,7 +127,7 @@ def grade_table(results: list[SubmissionResult]) -> Table:
     for r in results:
         total = sum(p.points for p in r.parts)
         scores = [f"{p.score:g}" for p in r.parts]
-        table.add_row(r.student, *scores, f"{r.score:g}/{total:g}", _notes(r))
+        table.add_row(printable(r.student), *scores, f"{r.score:g}/{total:g}", _notes(r))
     return table
 
 
@@ -149,8 +154,9 @@ def _grade(args, console: Console) -> int:
     _warn_book_url(course, console)
     for student in nbgrader_autograded(course, args.assignment):
         console.print(
-            f"[yellow]warning: nbgrader's own autograde wrote {student}'s autograded notebook "
-            "and scores; the autograder's replace them now. Use only `autograder grade`.[/yellow]"
+            f"[yellow]warning: nbgrader's own autograde wrote {printable(student)}'s autograded "
+            "notebook and scores; the autograder's replace them now. Use only `autograder grade`."
+            "[/yellow]"
         )
     config = ClassRun(
         root,
@@ -181,7 +187,7 @@ def _grade(args, console: Console) -> int:
     console.print(f"gradebook: {course.db_url} (the formgrader and nbgrader export read it)")
     console.print(f"feedback: {course.root / course.feedback}/<student>/{args.assignment}/")
     console.print(f"grades for an LMS: {grades_csv_path(out, args.assignment)}")
-    failed = [r.student for r in results if r.status == "grader-error"]
+    failed = [printable(r.student) for r in results if r.status == "grader-error"]
     if failed:
         console.print(f"[red]the grader failed on: {', '.join(failed)}[/red]")
         return NEEDS_ATTENTION

@@ -8,10 +8,12 @@ result into the course's nbgrader gradebook as soon as it exists.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import multiprocessing
 import os
+import shutil
 import stat
 import time
 from collections.abc import Callable, Iterator
@@ -319,6 +321,25 @@ class _Writer:
     gradebook: records.GradebookWriter
 
     def commit(self, graded: Graded) -> None:
+        """Write everything of one submission, or, when that fails (a name the gradebook
+        cannot store, a full disk), nothing: the result becomes a "grader-error"."""
+        try:
+            self._commit(graded)
+        except Exception as error:
+            self.gradebook.gb.db.rollback()
+            for step in (self.course.autograded, self.course.feedback):
+                folder = self.course.folder(step, graded.result.student, graded.result.assignment)
+                shutil.rmtree(folder, ignore_errors=True)
+                with contextlib.suppress(OSError):
+                    folder.parent.rmdir()  # the student's folder, when nothing else is in it
+            records.record_path(self.out, graded.result.assignment, graded.result.student).unlink(
+                missing_ok=True
+            )
+            graded.result.status = "grader-error"
+            reason = f"{type(error).__name__}: {error}"[:300]
+            graded.result.problems.append(f"the grader could not record this result: {reason}")
+
+    def _commit(self, graded: Graded) -> None:
         result, folder = graded.result, graded.submission.path.parent
         course, a = self.course, result.assignment
         text = graded.autograded

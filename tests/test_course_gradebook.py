@@ -6,13 +6,14 @@ the feedback."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
 from conftest import write_submission
 from nbgrader.api import Gradebook
 
-from autograder.cli import main
+from autograder.cli import NEEDS_ATTENTION, main
 from autograder.grade import default_workers, student_seed
 from autograder.records import read_record
 
@@ -148,3 +149,22 @@ def test_manual_scores_and_comments_survive_regrading_and_reach_the_feedback(cou
     assert "Score: 11 / 11" in html
     csv_text = (folder / "reports" / "grades-assignment1.csv").read_text()
     assert f"{student},,,,,assignment1," in csv_text and ",11.0,0.0,11.0,11.0,graded," in csv_text
+
+
+def test_a_result_the_gradebook_cannot_store_leaves_nothing_and_sets_the_exit_code(root, tmp_path):
+    """A folder name that is not UTF-8 cannot enter nbgrader's gradebook: that student
+    gets a "grader-error" with none of its files, the others are graded, the exit code
+    says that someone needs attention."""
+    submitted = tmp_path / "submitted"
+    shutil.copytree(root / "sample_class" / "submitted" / "ada_correct", submitted / "ada")
+    odd = os.fsdecode(b"odd\xffname")
+    shutil.copytree(root / "sample_class" / "submitted" / "ada_correct", submitted / odd)
+    course = tmp_path / "course"
+    args = ["--root", str(root), "grade", "assignment1", "--submissions", str(submitted)]
+    assert main([*args, "--course", str(course)]) == NEEDS_ATTENTION
+    assert read_record(course / "reports", "assignment1", "ada").score == 11
+    assert read_record(course / "reports", "assignment1", odd) is None
+    for step in ("autograded", "feedback"):
+        assert sorted(os.listdir(course / step)) == ["ada"]
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        assert [s.id for s in gb.students] == ["ada"]
