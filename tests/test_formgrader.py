@@ -120,6 +120,13 @@ def test_the_formgrader_lists_graded_submissions_and_keeps_a_manual_score(course
     assert "9.67 / 11" in rows[BUGGY] and "11 / 11" in rows["ada_correct"]
     assert "needs manual grade" not in " ".join(rows.values()).lower()
 
+    page.goto(f"{base}/formgrader/manage_submissions/assignment1")
+    page.wait_for_selector("tbody tr td")
+    page.wait_for_function("document.querySelectorAll('tbody tr').length >= 3")
+    listing = page.inner_text("tbody")
+    page.screenshot(path=str(SCREENSHOTS / "manage_submissions.png"), full_page=True)
+    assert "needs autograding" not in listing and listing.count("11") >= len(STUDENTS)
+
     page.goto(base + links[BUGGY])
     page.wait_for_selector("input#test_mse")
     text = page.inner_text("body")
