@@ -184,6 +184,10 @@ def _grade(args, console: Console) -> int:
             on_result=lambda result, cached: progress.advance(task),
         )
     console.print(grade_table(results))
+    unknown = sorted(set(args.student) - {r.student for r in results})
+    if unknown:
+        names = ", ".join(printable(n) for n in unknown)
+        console.print(f"[yellow]warning: no submission in {submitted} for: {names}[/yellow]")
     console.print(f"gradebook: {course.db_url} (the formgrader and nbgrader export read it)")
     console.print(f"feedback: {course.root / course.feedback}/<student>/{args.assignment}/")
     console.print(f"grades for an LMS: {grades_csv_path(out, args.assignment)}")
