@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,17 +75,28 @@ class Course:
         return self.root / relative
 
 
-def read_timestamp(folder: Path) -> datetime.datetime | None:
-    """The UTC time in ``folder/timestamp.txt`` (written by nbgrader's submit and collect),
-    or None when it is absent, a link, too long or not a time."""
-    path = folder / "timestamp.txt"
+def read_small_file(path: Path, max_bytes: int) -> bytes | None:
+    """The bytes of a small regular file, or None for a link, a folder, a FIFO, a missing
+    or an oversized file (the submitted folders come from the students' side)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
-    with os.fdopen(fd, "rb") as handle:
-        data = handle.read(MAX_TIMESTAMP_BYTES + 1)
-    if len(data) > MAX_TIMESTAMP_BYTES:
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+            return None
+        data = os.read(fd, max_bytes + 1)
+    finally:
+        os.close(fd)
+    return data if len(data) <= max_bytes else None
+
+
+def read_timestamp(folder: Path) -> datetime.datetime | None:
+    """The UTC time in ``folder/timestamp.txt`` (written by nbgrader's submit and collect),
+    or None when it is absent, not a small file or not a time."""
+    data = read_small_file(folder / "timestamp.txt", MAX_TIMESTAMP_BYTES)
+    if data is None:
         return None
     try:
         return parse_utc(data.decode("ascii").strip())

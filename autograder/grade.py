@@ -57,10 +57,11 @@ def submission_digest(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> str:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return ""
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+        os.close(fd)
+        return ""
     with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
-            return ""
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 

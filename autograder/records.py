@@ -31,6 +31,7 @@ from nbgrader.api import (
 from sqlalchemy import func, text
 from sqlalchemy.exc import SAWarning
 
+from .course import read_small_file
 from .judge import CaseResult, PartResult
 
 
@@ -95,13 +96,8 @@ def atomic_write(path: Path, text: str) -> Path:
 
 def copy_small_file(source: Path, target: Path, max_bytes: int = 4096) -> bool:
     """Copy a small regular file (nbgrader's ``timestamp.txt``) without following links."""
-    try:
-        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return False
-    with os.fdopen(fd, "rb") as handle:
-        data = handle.read(max_bytes + 1)
-    if len(data) > max_bytes:
+    data = read_small_file(source, max_bytes)
+    if data is None:
         return False
     atomic_write(target, data.decode("utf-8", "replace"))
     return True
@@ -244,7 +240,9 @@ class GradebookWriter:
                 submission = gb.find_submission(result.assignment, result.student)
             except MissingEntry:
                 submission = gb.add_submission(result.assignment, result.student)
-        submission.timestamp = timestamp
+        if timestamp is not None:  # as nbgrader's autograde: keep a time it already has
+            submission.timestamp = timestamp
+        timestamp = submission.timestamp
         scores = {p.grade_id: p.score for p in result.parts}
         nb = gb.find_submission_notebook(self.notebook, result.assignment, result.student)
         total = 0.0

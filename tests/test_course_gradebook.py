@@ -168,3 +168,23 @@ def test_a_result_the_gradebook_cannot_store_leaves_nothing_and_sets_the_exit_co
         assert sorted(os.listdir(course / step)) == ["ada"]
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         assert [s.id for s in gb.students] == ["ada"]
+
+
+def test_files_in_a_submitted_folder_that_are_not_small_regular_files_are_ignored(tmp_path):
+    from autograder.course import read_timestamp
+    from autograder.grade import submission_digest
+
+    (tmp_path / "real.ipynb").write_bytes(b"{}")
+    (tmp_path / "folder.ipynb").mkdir()
+    os.symlink(tmp_path / "real.ipynb", tmp_path / "link.ipynb")
+    os.mkfifo(tmp_path / "fifo.ipynb")
+    assert len(submission_digest(tmp_path / "real.ipynb")) == 64
+    for name in ("folder", "link", "fifo", "missing"):
+        assert submission_digest(tmp_path / f"{name}.ipynb") == ""
+    for content in ("2026-03-01 17:00:00.5 UTC", "not a time", "9" * 300):
+        (tmp_path / "timestamp.txt").write_text(content)
+        parsed = read_timestamp(tmp_path)
+        assert (parsed is not None) == (content[0] == "2"), content
+    (tmp_path / "timestamp.txt").unlink()
+    os.mkfifo(tmp_path / "timestamp.txt")  # would block a plain open() forever
+    assert read_timestamp(tmp_path) is None
