@@ -74,7 +74,7 @@ def main_job() -> None:
         "assignment1",
         "--submissions",
         "sample_class/submitted",
-        "--out",
+        "--course",
         "_build/sample_class",
     )
     say(f"done in {time.perf_counter() - start:.0f} s; the book is at _build/html/index.html")

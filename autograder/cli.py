@@ -1,12 +1,13 @@
-"""Command line: ``autograder release`` and ``autograder grade``.
+"""Command line: ``autograder release``, ``autograder grade`` and ``autograder feedback``.
 
-The exit code is non-zero only when the grader itself fails, never because a student did.
+Exit codes: 0 all done; 3 (``NEEDS_ATTENTION``) the run finished but the grader failed on
+some students (status "grader-error", listed at the end; rerun them with ``--student``);
+1 the grader itself failed; 2 bad arguments. A student's own mistakes never change it.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -15,8 +16,11 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from .checks import checks_for
-from .grade import ClassRun, grade_class
-from .records import SubmissionResult, gradebook_url, grades_csv_path
+from .course import Course
+from .grade import ClassRun, grade_class, nbgrader_autograded, rewrite_feedback
+from .records import SubmissionResult, grades_csv_path
+
+NEEDS_ATTENTION = 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,23 +32,51 @@ def _parser() -> argparse.ArgumentParser:
     rel.add_argument("assignments", nargs="*", help="assignment names")
     rel.add_argument("--all", action="store_true", help="every assignment in solutions/")
 
-    grade = sub.add_parser("grade", help="grade a folder of submissions")
+    grade = sub.add_parser("grade", help="grade the submissions of one assignment")
     grade.add_argument("assignment")
-    grade.add_argument("--submissions", type=Path, required=True, help="<student>/<a>/<nb>.ipynb")
-    grade.add_argument("--out", type=Path, required=True, help="gradebook, results and feedback")
+    _course_arguments(grade)
+    grade.add_argument(
+        "--submissions", type=Path, help="<student>/<a>/<nb>.ipynb (default: <course>/submitted)"
+    )
     grade.add_argument("--seed", type=int, default=2026, help="course seed for the hidden inputs")
     grade.add_argument("--force", action="store_true", help="regrade submissions already graded")
-    grade.add_argument("--book-url", default="", help="base URL of the published book")
+    grade.add_argument(
+        "--student",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="grade (and regrade) only this student; repeatable",
+    )
     grade.add_argument(
         "--workers",
         type=int,
-        default=os.cpu_count() or 1,
-        help="parallel sandboxes (default: cores)",
+        default=0,
+        help="parallel sandboxes (default: from the number of submissions and cores)",
     )
     grade.add_argument(
         "--scheduler", default=None, help="grade on a Dask cluster at this address instead"
     )
+
+    fb = sub.add_parser("feedback", help="rewrite every feedback file from the gradebook")
+    fb.add_argument("assignment")
+    _course_arguments(fb)
+    fb.add_argument("--submissions", type=Path, help="default: <course>/submitted")
     return parser
+
+
+def _course_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--course",
+        type=Path,
+        default=None,
+        help="nbgrader course root: gradebook, autograded/, feedback/ (default: --root)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="reports: JSON records, CSV (default: <course>/reports)",
+    )
 
 
 def _release(args, console: Console) -> int:
@@ -56,9 +88,14 @@ def _release(args, console: Console) -> int:
         console.print("nothing to release: name assignments or pass --all")
         return 2
     for name in names:
-        target = release_mod.release(root, name, db_path=root / "_build" / "release-gradebook.db")
+        target = release_mod.release(root, name)
         console.print(f"released {name} -> {target.relative_to(root)}")
     return 0
+
+
+def printable(name: str) -> str:
+    """A student's folder name as a terminal can print it (lone surrogates escaped)."""
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _notes(result: SubmissionResult) -> str:
@@ -90,23 +127,48 @@ def grade_table(results: list[SubmissionResult]) -> Table:
     for r in results:
         total = sum(p.points for p in r.parts)
         scores = [f"{p.score:g}" for p in r.parts]
-        table.add_row(r.student, *scores, f"{r.score:g}/{total:g}", _notes(r))
+        table.add_row(printable(r.student), *scores, f"{r.score:g}/{total:g}", _notes(r))
     return table
+
+
+def _places(args) -> tuple[Path, Course, Path, Path]:
+    """(root, course, out, submissions) from the arguments and nbgrader's configuration."""
+    root = args.root.resolve()
+    course = Course.load(root, args.course.resolve() if args.course else None)
+    out = (args.out or course.root / "reports").resolve()
+    submitted = (args.submissions or course.root / course.submitted).resolve()
+    return root, course, out, submitted
+
+
+def _warn_book_url(course: Course, console: Console) -> None:
+    if not course.book_url:
+        console.print(
+            "[yellow]warning: c.Autograder.book_url is not set in nbgrader_config.py, so the "
+            "feedback's links to the book are relative and dead on a student's machine[/yellow]"
+        )
 
 
 def _grade(args, console: Console) -> int:
     checks_for(args.assignment)
-    out = args.out.resolve()
+    root, course, out, submitted = _places(args)
+    _warn_book_url(course, console)
+    for student in nbgrader_autograded(course, args.assignment):
+        console.print(
+            f"[yellow]warning: nbgrader's own autograde wrote {printable(student)}'s autograded "
+            "notebook and scores; the autograder's replace them now. Use only `autograder grade`."
+            "[/yellow]"
+        )
     config = ClassRun(
-        args.root.resolve(),
+        root,
         out,
         args.seed,
         args.force,
-        args.book_url,
         workers=args.workers,
         scheduler=args.scheduler,
+        course=course.root,
+        students=tuple(args.student),
     )
-    count = sum(1 for p in args.submissions.iterdir() if p.is_dir())
+    count = sum(1 for p in submitted.iterdir() if p.is_dir())
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -114,28 +176,40 @@ def _grade(args, console: Console) -> int:
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(f"grading {args.assignment}", total=count)
+        task = progress.add_task(f"grading {args.assignment}", total=len(args.student) or count)
         results = grade_class(
             args.assignment,
-            args.submissions.resolve(),
+            submitted,
             config,
             on_result=lambda result, cached: progress.advance(task),
         )
     console.print(grade_table(results))
-    console.print(f"feedback: {out / 'feedback'}/<student>/{args.assignment}/")
+    unknown = sorted(set(args.student) - {r.student for r in results})
+    if unknown:
+        names = ", ".join(printable(n) for n in unknown)
+        console.print(f"[yellow]warning: no submission in {submitted} for: {names}[/yellow]")
+    console.print(f"gradebook: {course.db_url} (the formgrader and nbgrader export read it)")
+    console.print(f"feedback: {course.root / course.feedback}/<student>/{args.assignment}/")
     console.print(f"grades for an LMS: {grades_csv_path(out, args.assignment)}")
-    console.print(f"gradebook: {gradebook_url(out)} (nbgrader export --db <that url>)")
-    failed = [r.student for r in results if r.status == "grader-error"]
+    failed = [printable(r.student) for r in results if r.status == "grader-error"]
     if failed:
         console.print(f"[red]the grader failed on: {', '.join(failed)}[/red]")
-        return 1
+        return NEEDS_ATTENTION
+    return 0
+
+
+def _feedback(args, console: Console) -> int:
+    root, course, out, submitted = _places(args)
+    _warn_book_url(course, console)
+    written = rewrite_feedback(root, course, out, submitted, args.assignment)
+    console.print(f"rewrote the feedback of {written} students from {course.db_url}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console() if sys.stdout.isatty() else Console(width=160)
-    handler = {"release": _release, "grade": _grade}[args.command]
+    handler = {"release": _release, "grade": _grade, "feedback": _feedback}[args.command]
     return handler(args, console)
 
 

@@ -9,20 +9,21 @@ notebook ``solutions/<a>/<a>.ipynb`` and then asks nbgrader's own
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import jupytext
 import nbformat
 from traitlets.config import Config
-from traitlets.config.loader import PyFileConfigLoader
 
-CONFIG_FILE = "nbgrader_config.py"
+from . import course
 
 
 def course_config(root: Path, db_path: Path | None = None) -> Config:
-    """nbgrader's configuration for the course rooted at ``root`` (read from nbgrader_config.py)."""
-    config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
-    config.CourseDirectory.root = str(root.resolve())
+    """nbgrader's configuration for the course rooted at ``root`` (read from nbgrader_config.py);
+    the gradebook is the course's own unless ``db_path`` names another."""
+    config = course.course_config(root)
     if db_path is not None:
         config.CourseDirectory.db_url = f"sqlite:///{db_path.resolve()}"
     return config
@@ -64,19 +65,39 @@ def write_instructor_notebook(root: Path, assignment: str) -> Path:
 
 
 def generate_student_version(root: Path, assignment: str, db_path: Path | None = None) -> Path:
-    """Run nbgrader's generate_assignment: solutions/<a>/ -> exercises/<a>/ (forced)."""
+    """Run nbgrader's generate_assignment: solutions/<a>/ -> exercises/<a>/.
+
+    nbgrader writes into a fresh folder beside the release and registers the assignment,
+    its notebook and cells in the gradebook; only then is the old release swapped out,
+    so a failed run leaves the previous release in place.
+    """
     from nbgrader.apps import NbGraderAPI
 
     from .records import ensure_alembic_on_path
 
     ensure_alembic_on_path()
-    api = NbGraderAPI(config=course_config(root, db_path))
-    result = api.generate_assignment(assignment, force=True)
-    if not result["success"]:
-        raise RuntimeError(
-            f"nbgrader generate_assignment failed:\n{result['log']}{result['error']}"
-        )
-    return root / "exercises" / assignment
+    config = course_config(root, db_path)
+    target = Path(config.CourseDirectory.root) / release_directory(config) / assignment
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{assignment}-", dir=target.parent))
+    try:
+        config.CourseDirectory.release_directory = str(scratch)
+        result = NbGraderAPI(config=config).generate_assignment(assignment, force=True)
+        if not result["success"]:
+            raise RuntimeError(
+                f"nbgrader generate_assignment failed:\n{result['log']}{result['error']}"
+            )
+        if target.exists():
+            target.rename(scratch / "previous")
+        (scratch / assignment).rename(target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+def release_directory(config: Config) -> str:
+    """nbgrader's release folder name (``exercises`` in this course, ``release`` by default)."""
+    return config.CourseDirectory.get("release_directory", "release")
 
 
 def release(root: Path, assignment: str, db_path: Path | None = None) -> Path:

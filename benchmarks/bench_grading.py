@@ -85,7 +85,8 @@ def timed(command: list[str], cwd: Path) -> tuple[float, float]:
 
 def ours(submitted: Path, out: Path, workers: int, scheduler: str = "") -> tuple[float, float]:
     command = [str(BIN / "autograder"), "--root", str(ROOT), "grade", "assignment1"]
-    command += ["--submissions", str(submitted), "--out", str(out), "--workers", str(workers)]
+    command += ["--submissions", str(submitted), "--course", str(out), "--out", str(out)]
+    command += ["--workers", str(workers)]
     if scheduler:
         command += ["--scheduler", scheduler]
     return timed(command, ROOT)

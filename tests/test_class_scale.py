@@ -15,6 +15,7 @@ import time
 import nbformat
 import pytest
 from conftest import load_release, write_submission
+from nbgrader.api import Gradebook
 
 from autograder.grade import ClassRun, grade_class
 
@@ -57,7 +58,8 @@ def test_sigkill_at_any_moment_then_rerun_gives_identical_totals(root, tmp_path)
     out = tmp_path / "out"
     command = [
         str(sys.executable), "-m", "autograder", "--root", str(root), "grade", "assignment1",
-        "--submissions", str(submitted), "--out", str(out), "--workers", "1",
+        "--submissions", str(submitted), "--course", str(out), "--out", str(out),
+        "--workers", "1",
     ]  # fmt: skip
     records = out / "results" / "assignment1"
     grader = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)
@@ -68,6 +70,12 @@ def test_sigkill_at_any_moment_then_rerun_gives_identical_totals(root, tmp_path)
     grader.wait()
     done_before = len(list(records.glob("*.json")))
     assert 3 <= done_before < 18
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:  # a record means all is there
+        for record in records.glob("*.json"):
+            assert gb.find_submission("assignment1", record.stem).score is not None
+            done = out / "autograded" / record.stem / "assignment1" / "assignment1.ipynb"
+            assert done.exists()
+            assert (out / "feedback" / record.stem / "assignment1" / "assignment1.html").exists()
     finished = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stderr
     resumed = {p.stem: json.loads(p.read_text())["score"] for p in records.glob("*.json")}

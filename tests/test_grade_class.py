@@ -29,7 +29,7 @@ def grade_sample_class(root: Path, out: Path) -> list[str]:
     """Command-line arguments that grade the bundled sample class into ``out``."""
     submitted = root / "sample_class" / "submitted"
     return ["--root", str(root), "grade", "assignment1", "--submissions", str(submitted),
-            "--out", str(out)]  # fmt: skip
+            "--course", str(out), "--out", str(out)]  # fmt: skip
 
 
 @pytest.fixture(scope="module")

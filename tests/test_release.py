@@ -90,3 +90,29 @@ def test_student_notebook_fails_its_self_checks_until_answered(root):
     nb = nbformat.read(root / "exercises" / "assignment1" / "assignment1.ipynb", as_version=4)
     with pytest.raises(CellExecutionError, match="NotImplementedError"):
         NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+
+
+def test_release_on_a_fresh_copy_registers_the_assignment_and_fails_safely(root, tmp_path):
+    from nbgrader.api import Gradebook
+
+    from autograder.cli import main
+
+    shutil.copy(root / "nbgrader_config.py", tmp_path)
+    (tmp_path / "solutions" / "assignment1").mkdir(parents=True)
+    source = tmp_path / "solutions" / "assignment1" / "assignment1.py"
+    shutil.copy(release.source_path(root, "assignment1"), source)
+    assert main(["--root", str(tmp_path), "release", "assignment1"]) == 0  # no _build/ needed
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:
+        (notebook,) = gb.find_assignment("assignment1").notebooks
+        assert notebook.name == "assignment1" and notebook.max_score == 11
+    released = tmp_path / "exercises" / "assignment1" / "assignment1.ipynb"
+    before = released.read_bytes()
+    broken = (  # a solution cell whose END marker is missing: nbgrader refuses it
+        '\n# %% nbgrader={"grade": false, "grade_id": "broken", "locked": false, '
+        '"schema_version": 3, "solution": true, "task": false}\n### BEGIN SOLUTION\nx = 1\n'
+    )
+    source.write_text(source.read_text() + broken)
+    with pytest.raises(RuntimeError, match="generate_assignment failed"):
+        release.release(tmp_path, "assignment1")
+    assert released.read_bytes() == before  # the old release is still there, untouched
+    assert sorted(p.name for p in (tmp_path / "exercises").iterdir()) == ["assignment1"]

@@ -1,0 +1,104 @@
+"""The nbgrader course a grading run writes into, read from its ``nbgrader_config.py``.
+
+nbgrader's own ``CourseDirectory`` says where everything is: the gradebook (``db_url``,
+``<course>/gradebook.db`` by default), ``submitted/``, ``autograded/`` and ``feedback/``
+in the ``{nbgrader_step}/{student_id}/{assignment_id}`` layout. The autograder's own
+settings sit in the same file under ``c.Autograder`` (``book_url``: the address of the
+published book, for absolute links in feedback).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.utils import parse_utc
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+CONFIG_FILE = "nbgrader_config.py"
+MAX_TIMESTAMP_BYTES = 200
+
+
+def course_config(root: Path, course: Path | None = None) -> Config:
+    """nbgrader's configuration: ``nbgrader_config.py`` of ``course`` if it has one, else
+    of ``root`` (the repository), with the course root set to ``course`` (default ``root``)."""
+    course = (course or root).resolve()
+    folder = course if (course / CONFIG_FILE).exists() else root
+    config = Config()
+    if (folder / CONFIG_FILE).exists():
+        config = PyFileConfigLoader(CONFIG_FILE, path=str(folder)).load_config()
+    config.CourseDirectory.root = str(course)
+    return config
+
+
+@dataclass(frozen=True)
+class Course:
+    """Where one nbgrader course keeps its gradebook and its per-student folders."""
+
+    root: Path
+    db_url: str
+    course_id: str
+    submitted: str  # nbgrader's directory names, relative to root
+    autograded: str
+    feedback: str
+    book_url: str
+    config: Config
+    structure: str = "{nbgrader_step}/{student_id}/{assignment_id}"
+
+    @classmethod
+    def load(cls, root: Path, course: Path | None = None) -> Course:
+        config = course_config(root, course)
+        coursedir = CourseDirectory(config=config)
+        book_url = str(config.get("Autograder", {}).get("book_url", "") or "")
+        return cls(
+            Path(coursedir.root),
+            coursedir.db_url,
+            coursedir.course_id,
+            coursedir.submitted_directory,
+            coursedir.autograded_directory,
+            coursedir.feedback_directory,
+            book_url,
+            config,
+            coursedir.directory_structure,
+        )
+
+    def folder(self, step: str, student: str, assignment: str) -> Path:
+        """``<root>/<step>/<student>/<assignment>``, as nbgrader's ``format_path`` makes it."""
+        relative = self.structure.format(
+            nbgrader_step=step, student_id=student, assignment_id=assignment
+        )
+        return self.root / relative
+
+
+def read_small_file(path: Path, max_bytes: int) -> bytes | None:
+    """The bytes of a small regular file, or None for a link, a folder, a FIFO, a missing
+    or an oversized file (the submitted folders come from the students' side)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+            return None
+        data = os.read(fd, max_bytes + 1)
+    finally:
+        os.close(fd)
+    return data if len(data) <= max_bytes else None
+
+
+def read_timestamp(folder: Path) -> datetime.datetime | None:
+    """The UTC time in ``folder/timestamp.txt`` (written by nbgrader's submit and collect),
+    or None when it is absent, not a small file or not a time."""
+    data = read_small_file(folder / "timestamp.txt", MAX_TIMESTAMP_BYTES)
+    if data is None:
+        return None
+    try:
+        return parse_utc(data.decode("ascii").strip())
+    except Exception:  # the file comes from the student's side of the exchange
+        return None
