@@ -151,19 +151,32 @@ def test_manual_scores_and_comments_survive_regrading_and_reach_the_feedback(cou
     assert f"{student},,,,,assignment1," in csv_text and ",11.0,0.0,11.0,11.0,graded," in csv_text
 
 
-def test_a_result_the_gradebook_cannot_store_leaves_nothing_and_sets_the_exit_code(root, tmp_path):
-    """A folder name that is not UTF-8 cannot enter nbgrader's gradebook: that student
-    gets a "grader-error" with none of its files, the others are graded, the exit code
-    says that someone needs attention."""
+def test_a_result_the_gradebook_cannot_store_leaves_nothing_and_sets_the_exit_code(
+    root, tmp_path, monkeypatch
+):
+    """When the gradebook refuses a student's rows (here: a full disk, simulated), that
+    student gets a "grader-error" with none of its files, the others are graded, and the
+    exit code says that someone needs attention."""
+    import sqlite3
+
+    from autograder import records
+
+    real = records.GradebookWriter.write
+
+    def disk_full_for_bob(self, result, timestamp=None):
+        if result.student == "bob":
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(self, result, timestamp)
+
+    monkeypatch.setattr(records.GradebookWriter, "write", disk_full_for_bob)
     submitted = tmp_path / "submitted"
-    shutil.copytree(root / "sample_class" / "submitted" / "ada_correct", submitted / "ada")
-    odd = os.fsdecode(b"odd\xffname")
-    shutil.copytree(root / "sample_class" / "submitted" / "ada_correct", submitted / odd)
+    for name in ("ada", "bob"):
+        shutil.copytree(root / "sample_class" / "submitted" / "ada_correct", submitted / name)
     course = tmp_path / "course"
     args = ["--root", str(root), "grade", "assignment1", "--submissions", str(submitted)]
     assert main([*args, "--course", str(course)]) == NEEDS_ATTENTION
     assert read_record(course / "reports", "assignment1", "ada").score == 11
-    assert read_record(course / "reports", "assignment1", odd) is None
+    assert read_record(course / "reports", "assignment1", "bob") is None
     for step in ("autograded", "feedback"):
         assert sorted(os.listdir(course / step)) == ["ada"]
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
