@@ -16,6 +16,7 @@ from rich.table import Table
 
 from .checks import checks_for
 from .grade import ClassRun, grade_class
+from .gradescope import command as gradescope
 from .records import SubmissionResult, gradebook_url, grades_csv_path
 
 
@@ -44,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "--scheduler", default=None, help="grade on a Dask cluster at this address instead"
     )
+    gradescope.add_parser(sub)
     return parser
 
 
@@ -135,7 +137,8 @@ def _grade(args, console: Console) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console() if sys.stdout.isatty() else Console(width=160)
-    handler = {"release": _release, "grade": _grade}[args.command]
+    handler = {"release": _release, "grade": _grade, "gradescope": gradescope.command}
+    handler = handler[args.command]
     return handler(args, console)
 
 
