@@ -31,6 +31,7 @@ from conftest import load_answers, load_release
 from variants_assignment1 import BUGGY
 
 from autograder.checks import REGISTRY, checks_for
+from autograder.cli import main
 from autograder.gradescope import Policy
 from autograder.gradescope.archive import PROVIDED, ROOTS, archive_files, pins, write_archive
 from autograder.gradescope.locate import find_notebook
@@ -486,3 +487,28 @@ def test_the_import_guard_really_refuses_what_is_not_pinned(built, pinned_python
     done = subprocess.run([str(python), "-c", "import torch"], cwd=source, env=env,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode != 0 and "No module named 'torch'" in done.stderr
+
+
+@pytest.mark.parametrize("assignment", sorted(REGISTRY))
+def test_every_assignment_builds_an_archive_with_its_own_checks_and_notebook(
+    root, tmp_path, assignment
+):
+    out = tmp_path / "autograder.zip"
+    code = main(["--root", str(root), "gradescope", assignment, "--out", str(out),
+                 "--visibility", "after_published", "--max-output", "999"])  # fmt: skip
+    assert code == 0
+    with zipfile.ZipFile(out) as handle:
+        names = set(handle.namelist())
+        config = json.loads(handle.read("gradescope.json"))
+        setup = handle.read("setup.sh").decode()
+    module = f"autograder/checks/{assignment}.py"  # every assignment's checks module so far
+    checks = {n for n in names if n.startswith("autograder/checks/")}
+    assert checks == {"autograder/checks/__init__.py", "autograder/checks/base.py", module}
+    assert f"release/{checks_for(assignment).notebook}.ipynb" in names
+    assert config == {
+        "assignment": assignment,
+        "seed": 2026,
+        "policy": {"visibility": "after_published", "max_output_chars": 999, "book_url": ""},
+    }
+    syntax = subprocess.run(["bash", "-n"], input=setup, text=True, capture_output=True)
+    assert syntax.returncode == 0, syntax.stderr
