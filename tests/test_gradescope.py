@@ -21,6 +21,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -139,6 +140,7 @@ def run_gradescope(built, pinned_python, folder: Path, files: dict[str, bytes], 
     if config is not None:
         (root / "source" / "gradescope.json").write_text(config)
     (root / "submission").mkdir()
+    (root / "results").mkdir()
     for name, data in files.items():
         path = root / "submission" / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -295,6 +297,48 @@ def test_the_seed_follows_the_notebook_content(graded):
     assert graded["several_files"][0]["extra_data"]["seed"] == seeds["correct"]
     digest = hashlib.sha256(SUBMISSIONS["correct"]["answers.ipynb"]).hexdigest()
     assert graded["correct"][0]["extra_data"]["sha256"] == digest
+
+
+SNOOP = """
+import os
+
+
+def dense_forward(x, w, b):
+    seen = []
+    for path in {paths!r}:
+        try:
+            with open(path) as handle:
+                seen.append("READ " + handle.read()[:80])
+        except Exception as error:
+            seen.append(type(error).__name__)
+    listing = os.listdir({root!r}) if os.path.isdir({root!r}) else "no root"
+    raise RuntimeError("|".join(seen) + " listing=" + repr(listing))
+"""
+
+
+def test_student_code_cannot_read_the_grader_the_checks_or_other_files(built, pinned_python):
+    if os.geteuid() != 0:
+        pytest.skip("the mount namespace needs root")
+    # Outside pytest's private tmp folder, so that only the sandbox can keep them out.
+    folder = Path(tempfile.mkdtemp(prefix="gradescope-snoop-"))
+    folder.chmod(0o755)
+    root = folder / "autograder"  # where run_gradescope lays out /autograder
+    paths = [
+        str(root / "source" / "gradescope.json"),
+        str(root / "source" / "autograder" / "checks" / "assignment1.py"),
+        str(root / "results" / "results.json"),
+        str(root / "submission" / "assignment1.ipynb"),
+    ]
+    answers = {"dense_forward": SNOOP.format(paths=paths, root=str(root))}
+    files = {"assignment1.ipynb": notebook_bytes(answers)}
+    try:
+        results, _, _ = run_gradescope(built, pinned_python, folder, files)
+    finally:
+        shutil.rmtree(folder)
+    output = part_tests(results)["test_dense_forward"]["output"]
+    assert "FileNotFoundError|FileNotFoundError|FileNotFoundError|FileNotFoundError" in output
+    assert "READ" not in output
+    assert "listing=[]" in output  # /autograder is an empty mount inside the sandbox
 
 
 # --- policy ----------------------------------------------------------------------------
