@@ -229,7 +229,7 @@ def test_the_correct_submission_gets_full_marks(graded):
     assert all(t["score"] == t["max_score"] > 0 for t in tests.values())
     assert all(t["status"] == "passed" for t in results["tests"])
     assert "Score: 11 / 11." in results["output"]
-    assert submission_check(results)["output"].startswith("Graded file: answers.ipynb")
+    assert submission_check(results)["output"].startswith("Notebook: answers.ipynb")
     assert "11 (graded)" in stdout
 
 
@@ -266,7 +266,7 @@ def test_the_hostile_submission_costs_only_the_parts_it_sabotaged(graded):
     [
         ("corrupt", "not a readable Jupyter notebook"),
         ("empty", "nothing was submitted"),
-        ("other_assignment", "another assignment's notebook"),
+        ("other_assignment", "assignment3.ipynb is not the notebook of this assignment"),
         ("no_notebook", "no Jupyter notebook (.ipynb) is among the files you submitted"),
     ],
 )
@@ -285,7 +285,7 @@ def test_a_submission_that_cannot_be_graded_scores_zero_and_says_why(graded, cas
 def test_among_several_files_the_notebook_of_the_assignment_is_graded(graded):
     results, _, _ = graded["several_files"]
     check = submission_check(results)
-    assert check["output"].startswith("Graded file: hw/final version.ipynb")
+    assert check["output"].startswith("Notebook: hw/final version.ipynb")
     assert "among the 2 you submitted" in check["output"]
     assert all(t["score"] == t["max_score"] for t in part_tests(results).values())
 
@@ -339,6 +339,38 @@ def test_student_code_cannot_read_the_grader_the_checks_or_other_files(built, pi
     assert "FileNotFoundError|FileNotFoundError|FileNotFoundError|FileNotFoundError" in output
     assert "READ" not in output
     assert "listing=[]" in output  # /autograder is an empty mount inside the sandbox
+
+
+def test_without_the_right_to_make_namespaces_the_grader_fails_closed(built, pinned_python):
+    """Root without CAP_SYS_ADMIN, as in a default Docker container: the sandbox either
+    still isolates the children or refuses to run the student's code, and says so."""
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("needs root and util-linux's setpriv")
+    python, allowed = pinned_python
+    folder = Path(tempfile.mkdtemp(prefix="gradescope-nocap-"))
+    wrapper = folder / "python"
+    wrapper.write_text(
+        f'#!/bin/sh\nexec "{setpriv}" --bounding-set=-sys_admin --inh-caps=-sys_admin '
+        f'"{python}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    try:
+        files = SUBMISSIONS["correct"]
+        results, stdout, _ = run_gradescope(built, (wrapper, allowed), folder, files)
+    finally:
+        shutil.rmtree(folder)
+    tests = part_tests(results)
+    if results["extra_data"]["status"] == "graded":
+        assert "private mount and network namespaces" in results["extra_data"]["isolation"]
+        assert all(t["score"] == t["max_score"] for t in tests.values())
+    else:
+        assert results["extra_data"]["status"] == "grader-error"
+        assert "not your fault" in results["output"]
+        assert "not your fault" in submission_check(results)["output"]
+        assert "sandboxed process could not start" not in json.dumps(results)  # for stdout
+        assert "sandboxed process could not start" in stdout
+        assert all(t["score"] == 0 for t in tests.values())
 
 
 # --- policy ----------------------------------------------------------------------------

@@ -110,7 +110,7 @@ def find_notebook(folder: Path, release: nbformat.NotebookNode, notebook: str) -
         return Found(nb, name, hashlib.sha256(path.read_bytes()).hexdigest(), note)
     if readable:
         names = [name for _, name, _, _ in readable]
-        which = f"{names[0]} is" if len(names) == 1 else f"none of {_shown(names)} is"
+        which = f"{names[0]} is not" if len(names) == 1 else f"none of {_shown(names)} is"
         reason = (
             f"{which} the notebook of this assignment: no answer cell of it "
             f"({_shown(sorted(ids))}) is there. Did you upload another assignment's "

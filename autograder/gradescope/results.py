@@ -44,12 +44,13 @@ def part_output(part: PartResult, book_url: str) -> str:
 
 def submission_test(result: SubmissionResult, found: Found, policy: Policy) -> dict:
     """The unscored, always visible check of the submission itself."""
-    lines = [f"Graded file: {found.name[:200]}"] if found.name else []
+    lines = [f"Notebook: {found.name[:200]}"] if found.name else []
     if found.note:
         lines.append(found.note[:300] + ".")
     if result.status != "graded":
         lines.append(STATUS_TEXT.get(result.status, result.status))
-    lines += [f"Problem: {problem}" for problem in result.problems]
+    if result.status != "grader-error":  # the grader's own reason goes to stdout
+        lines += [f"Problem: {problem}" for problem in result.problems]
     for cell, error in result.cell_errors.items():
         lines.append(f"Running your cell '{cell}' raised an error: {error}")
     ok = result.status == "graded" and not result.problems and not result.cell_errors
@@ -69,6 +70,7 @@ def summary(result: SubmissionResult, found: Found, policy: Policy) -> str:
     lines = [f"{result.assignment}"]
     if result.status != "graded":
         lines.append(STATUS_TEXT.get(result.status, result.status))
+    if result.status == "unreadable":
         lines += result.problems[:3]
     elif policy.deferred:
         lines.append(
@@ -77,10 +79,11 @@ def summary(result: SubmissionResult, found: Found, policy: Policy) -> str:
         )
     else:
         lines.append(f"Score: {result.score:g} / {total:g}.")
-    lines.append(
-        "The hidden checks call your functions on inputs you have not seen; a changed "
-        f"notebook gets new inputs (this one: seed {result.seed})."
-    )
+    if result.status == "graded":
+        lines.append(
+            "The hidden checks call your functions on inputs you have not seen; a changed "
+            f"notebook gets new inputs (this one: seed {result.seed})."
+        )
     return policy.cap("\n".join(lines))
 
 
