@@ -421,6 +421,21 @@ def test_a_grader_fault_still_writes_a_result(built, pinned_python, tmp_path):
     assert "JSONDecodeError" not in json.dumps(results)
 
 
+def test_a_python_that_cannot_start_still_leaves_a_result(built, tmp_path):
+    root = tmp_path / "autograder"
+    shutil.copytree(built[2], root / "source")
+    (root / "submission").mkdir()
+    (root / "results").mkdir()
+    (root / "results" / "results.json").write_text('{"score": 99}')  # stale: removed first
+    env = {**os.environ, ROOT_ENV: str(root), "AUTOGRADER_GRADESCOPE_PYTHON": "/bin/false"}
+    done = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0 and "wrote no results.json" in done.stdout
+    results = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(results, SCHEMA)
+    assert results["score"] == 0 and "not your fault" in results["output"]
+
+
 # --- the archive -----------------------------------------------------------------------
 
 

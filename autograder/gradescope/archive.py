@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import pkgutil
+import shlex
 import zipfile
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from .. import checks as checks_pkg
 from .. import grade
 from ..checks import AssignmentChecks, checks_for
 from .policy import Policy
+from .results import failure_json
 
 PACKAGE = Path(__file__).resolve().parents[1]  # the autograder package
 VENV = "/opt/backprop-grader"
@@ -37,6 +39,7 @@ VENV = "/opt/backprop-grader"
 ROOTS = ("numpy", "nbformat", "nbgrader", "matplotlib", "scikit-learn")
 PROVIDED = {"pip", "setuptools"}  # come with ``python3.11 -m venv``
 LEFT_OUT = {"cli.py", "__main__.py", "release.py"}  # course tools, not grading
+FAILURE = shlex.quote(json.dumps(failure_json(0.0)))  # results.json if Python cannot start
 
 SETUP_SH = f"""#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image (after its own
@@ -51,15 +54,22 @@ cd /autograder/source
 {VENV}/bin/python -c "import autograder.gradescope.run"
 """
 
-RUN_AUTOGRADER = f"""#!/usr/bin/env bash
-# Gradescope runs this, as root, for every submission; it always writes
-# /autograder/results/results.json.
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this, as root, for every submission. It always leaves a valid
+# /autograder/results/results.json, even when Python itself cannot start.
 set -u
 export AUTOGRADER_GRADESCOPE_STARTED="$(date +%s.%N)"  # for results.json's execution_time
 root="${{AUTOGRADER_GRADESCOPE_ROOT:-/autograder}}"
-python="${{AUTOGRADER_GRADESCOPE_PYTHON:-{VENV}/bin/python}}"
-cd "$root/source"
-exec "$python" -m autograder.gradescope.run
+python="${{AUTOGRADER_GRADESCOPE_PYTHON:-{venv}/bin/python}}"
+results="$root/results/results.json"
+rm -f "$results"
+cd "$root/source" && "$python" -m autograder.gradescope.run
+if [ ! -s "$results" ]; then
+    echo "run_autograder: the grader wrote no results.json; writing a failure result"
+    mkdir -p "$root/results"
+    printf '%s\\n' {failure} > "$results"
+fi
+exit 0
 """
 
 README = """# Gradescope autograder for {assignment}
@@ -195,7 +205,7 @@ def archive_files(root: Path, assignment: str, seed: int, policy: Policy) -> dic
     )
     files = {
         "setup.sh": SETUP_SH.encode(),
-        "run_autograder": RUN_AUTOGRADER.encode(),
+        "run_autograder": RUN_AUTOGRADER.format(venv=VENV, failure=FAILURE).encode(),
         "README.md": readme.encode(),
         "requirements.txt": ("\n".join(requirements(root / "constraints.txt")) + "\n").encode(),
         "gradescope.json": (json.dumps(config, indent=1) + "\n").encode(),
