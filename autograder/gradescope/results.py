@@ -64,14 +64,14 @@ def submission_test(result: SubmissionResult, found: Found, policy: Policy) -> d
     }
 
 
-def summary(result: SubmissionResult, found: Found, policy: Policy) -> str:
+def summary(result: SubmissionResult, policy: Policy) -> str:
     """The top-level output: the total, or when the parts will be shown."""
     total = sum(p.points for p in result.parts)
     lines = [f"{result.assignment}"]
     if result.status != "graded":
         lines.append(STATUS_TEXT.get(result.status, result.status))
-    if result.status == "unreadable":
-        lines += result.problems[:3]
+        if result.status == "unreadable":
+            lines += result.problems[:3]
     elif policy.deferred:
         lines.append(
             "Your notebook was received and graded. The score and the results of each "
@@ -105,7 +105,7 @@ def results_json(result: SubmissionResult, found: Found, policy: Policy, seconds
         )
     return {
         "execution_time": math.ceil(seconds),
-        "output": summary(result, found, policy),
+        "output": summary(result, policy),
         "output_format": "text",
         "test_output_format": "text",
         "test_name_format": "text",
