@@ -18,6 +18,7 @@ from rich.table import Table
 from .checks import checks_for
 from .course import Course
 from .grade import ClassRun, grade_class, nbgrader_autograded, rewrite_feedback
+from .gradescope import command as gradescope
 from .records import SubmissionResult, grades_csv_path
 
 NEEDS_ATTENTION = 3
@@ -61,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     fb.add_argument("assignment")
     _course_arguments(fb)
     fb.add_argument("--submissions", type=Path, help="default: <course>/submitted")
+    gradescope.add_parser(sub)
     return parser
 
 
@@ -209,7 +211,12 @@ def _feedback(args, console: Console) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console() if sys.stdout.isatty() else Console(width=160)
-    handler = {"release": _release, "grade": _grade, "feedback": _feedback}[args.command]
+    handler = {
+        "release": _release,
+        "grade": _grade,
+        "feedback": _feedback,
+        "gradescope": gradescope.command,
+    }[args.command]
     return handler(args, console)
 
 
