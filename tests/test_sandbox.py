@@ -148,7 +148,7 @@ def test_the_environment_carries_no_secrets(monkeypatch):
 @needs_root
 def test_the_course_files_and_the_reference_are_invisible_and_read_only():
     body = (
-        f"import os\nseen = os.listdir({str(ROOT)!r})\n"
+        f"import os\nseen = os.listdir({str(ROOT)!r}) if os.path.isdir({str(ROOT)!r}) else []\n"
         "try:\n    import autograder.reference.layers\n    imported = 1.0\n"
         "except Exception:\n    imported = 0.0\n"
         f"readable = float(os.path.exists({str(ROOT / 'autograder' / 'reference')!r}))\n"
@@ -270,7 +270,7 @@ def test_only_the_python_installation_is_visible():
         "                 float(home == []), float(os.path.exists('/etc/passwd'))])"
     )
     allowed = "ALLOWED = {'usr', 'lib', 'lib64', 'bin', 'etc', 'proc', 'dev', 'tmp', 'var',"
-    allowed += " 'home', 'sandbox', 'root', 'work', 'opt', 'autograder'}\n"
+    allowed += " 'home', 'student', 'sandbox', 'root', 'work', 'opt', 'autograder'}\n"
     outcome = attack(body, setup="import numpy as np\n" + allowed)
     np.testing.assert_array_equal(outcome.values["attack"]["y"], [0.0, 1.0, 1.0, 0.0])
     assert_control_intact(outcome)

@@ -39,7 +39,7 @@ import traceback
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC = 0x00020000, 0x20000000, 0x08000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
-WORKDIR = "/home/student"
+WORKDIR = "/student"
 LIBC = ctypes.CDLL(None, use_errno=True)
 CHANNEL = [-1, 0]  # the result pipe of the current child, and the pid allowed to write it
 

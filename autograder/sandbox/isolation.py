@@ -32,7 +32,7 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-WORKDIR = "/home/student"  # the child's own working directory, a fresh tmpfs
+WORKDIR = "/student"  # the child's own working directory, a fresh tmpfs
 CHILD_PATH = "/sandbox/child.py"  # where the server's program is bound inside the jail
 SERVER_CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID")
 
@@ -96,8 +96,9 @@ class Isolation:
             )
         if self.mode == "userns":
             return (
-                "bubblewrap in a user namespace (not root): only the Python installation "
-                "visible, own PID, mount, IPC and network namespaces, per-process limits"
+                "bubblewrap in a user namespace (without root's privileges): only the Python "
+                "installation visible, own PID, mount, IPC and network namespaces, "
+                "per-process limits"
             )
         return "separate process with resource limits only (no bubblewrap: files visible)"
 
