@@ -20,10 +20,17 @@ A probe is data that the child interprets (``autograder/sandbox/child.py``):
   names: how a grader hands a function, e.g. to a student's gradient checker).
 * ``send``: the bound names whose values come back to the parent; each must be a NumPy
   array or a number.
+
+After every call the child also sends each array built from an ``{"in": name}`` argument
+(top level or inside dict/list arguments) as the student's function left it, under the
+name ``after:<name>``; the judge compares it with the original input and applies the
+part's ``changes`` policy (``Changed``): a change is wrong (the case fails), a warning
+(feedback only) or allowed.
 """
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -42,6 +49,43 @@ class Mistake:
     title: str
     explanation: str
     section: str  # "page.html#label" in the book
+    # "mistake" (catalogued), "convention" (another source's convention), "structure"
+    # (how a wrong output relates to the right one), "changed" (an input changed in
+    # place: wrong), "warning" (an input changed in place: no points lost), "possible"
+    # (one of several catalogued mistakes that fit equally)
+    kind: str = "mistake"
+
+
+@dataclass(frozen=True)
+class Changed:
+    """What it costs when a student's function changes an input array in place.
+
+    ``pattern`` is an fnmatch pattern of input names (as the part's cases name them,
+    without the case prefix); ``verdict`` is "wrong" (the case fails), "warn" (feedback
+    only) or "allowed"; ``why`` says, for the feedback, when the change breaks a network.
+    """
+
+    pattern: str
+    verdict: str
+    why: str
+
+
+FORWARD_WRONG = Changed(
+    "*",
+    "wrong",
+    "A function must leave the arrays it is given as they were: the caller still uses "
+    "them (the forward pass's input is kept in the cache for the backward pass, the same "
+    "batch goes through other layers, a loss's scores are read again for accuracy). Work "
+    "on a copy (x.copy(), np.maximum(x, 0)) or on new arrays instead of writing into it.",
+)
+DOUT_WARN = Changed(
+    "dout*",
+    "warn",
+    "Your backward pass changed the upstream gradient dout in place. It gives the right "
+    "gradients here, but it breaks a network where one gradient feeds two branches (a "
+    "residual connection, a hidden state used by the output layer and by the next time "
+    "step): the second branch then receives your modified array. Write into a copy.",
+)
 
 
 @dataclass
@@ -65,9 +109,18 @@ class Part:
     make_cases: Callable[[np.random.Generator], list[Case]]
     scalars: frozenset[str] = frozenset()  # outputs that may come back as any size-1 array
     nonfinite_mistake: str | None = None  # diagnosis when the output is NaN/inf but should not be
+    changes: tuple[Changed, ...] = (DOUT_WARN, FORWARD_WRONG)  # first matching rule applies
+    loose: frozenset[str] = frozenset()  # outputs a mistake may leave right (bookkeeping)
+    time_axis: int | None = None  # axis of the time steps in outputs with >= 3 axes
+    gates: bool = False  # outputs whose last axis holds 4H columns are LSTM gate blocks
 
     def mistake(self, code: str) -> Mistake:
         return next(m for m in self.mistakes if m.code == code)
+
+    def change_rule(self, name: str) -> Changed:
+        """The policy for input ``name`` (without the case prefix)."""
+        rules = [*self.changes, FORWARD_WRONG]
+        return next(r for r in rules if fnmatch.fnmatchcase(name, r.pattern))
 
 
 @dataclass(frozen=True)

@@ -215,7 +215,12 @@ def run_child(plan_path, channel, server_pid):
                 if function is None:
                     raise NameError(f"name '{step['call']}' is not defined")
                 args = [_argument(a, inputs, env) for a in step["args"]]
+                given = [
+                    pair for a, v in zip(step["args"], args, strict=True) for pair in _given(a, v)
+                ]
                 result = function(*args)
+                for name, value in given:  # the inputs as the student left them
+                    send_value(pid, "after:" + name, value)
                 names = step["save"]
                 if len(names) == 1 and not isinstance(result, (tuple, list)):
                     result = (result,)
@@ -232,6 +237,18 @@ def run_child(plan_path, channel, server_pid):
             _send({"t": "probe_error", "probe": pid, "error": _describe(error)})
         _send({"t": "probe_done", "probe": pid})
     _send({"t": "end"})
+
+
+def _given(spec, value):
+    """(input name, the object handed over) for every ``{"in": name}`` inside ``spec``
+    (top level, dict and list specs; not code)."""
+    if "in" in spec:
+        return [(spec["in"], value)]
+    if "dict" in spec and isinstance(value, dict):
+        return [p for k, v in spec["dict"].items() for p in _given(v, value.get(k))]
+    if "list" in spec and isinstance(value, list):
+        return [p for s, v in zip(spec["list"], value, strict=False) for p in _given(s, v)]
+    return []
 
 
 def _argument(spec, inputs, env):
