@@ -105,8 +105,8 @@ def relations(name: str, received: np.ndarray, expected: np.ndarray, ctx: Contex
     if expected.any() and _close(received, -expected):
         out["negative"] = f"`{name}` is exactly the negative of the right value (a sign error)"
     c = _factor(received, expected)
-    if c is not None and c != -1.0:
-        words = _factor_words(c, ctx.batch)
+    words = _factor_words(c, ctx.batch) if c is not None else ""
+    if c is not None and (expected.size >= 3 or "N" in words or words in ("2", "1/2")):
         key = "factor-N" if words.startswith("N ") else "factor-1/N" if "over" in words else None
         out[key or f"factor-{words}"] = f"`{name}` is the right value times {words}"
     if expected.ndim == 2 and expected.size > 1 and _close(received, expected.T):

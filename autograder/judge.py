@@ -143,21 +143,19 @@ def _context(part: Part, case: Case) -> diagnosis.Context:
 
 
 def _matches(part: Part, case: Case, arrays: dict, wrong: list[str]) -> list[str]:
-    """Catalogued codes whose outputs the student reproduced on this case: every output
-    exactly, or (for the part's ``loose`` outputs that are right) every wrong one."""
+    """Catalogued codes whose outputs the student reproduced on this case: every output,
+    except the part's ``loose`` ones (bookkeeping such as a step counter, which may follow
+    another scheme) when some other wrong output is reproduced."""
+    strict = [name for name in wrong if name not in part.loose]
     codes = []
     for code, outputs in case.variants.items():
         if not outputs:
             continue
-        fits = True
-        for name, value in outputs.items():
-            value = np.asarray(value, dtype=np.float64)
-            if name in arrays and close(arrays[name], value):
-                continue
-            if name in part.loose and name not in wrong:
-                continue
-            fits = False
-            break
+        fits = all(
+            (name in part.loose and (strict or not wrong))
+            or (name in arrays and close(arrays[name], np.asarray(value, dtype=np.float64)))
+            for name, value in outputs.items()
+        )
         if fits:
             codes.append(code)
     return codes
@@ -209,9 +207,9 @@ def judge_case(part: Part, case: Case, outcome: Outcome) -> CaseResult:
     problems += [_changed_words(case, short) for short in changed]
     result = CaseResult(case.label, not problems, problems, changed=changed, warned=warned)
     result.wrong = wrong
+    result.matches = _matches(part, case, arrays, wrong)
     if not wrong:
         return result
-    result.matches = _matches(part, case, arrays, wrong)
     if nonfinite and part.nonfinite_mistake:
         result.matches.append(part.nonfinite_mistake)
     ctx = _context(part, case)
@@ -252,6 +250,8 @@ def _named(part: Part, cases: list[Case], results: list[CaseResult]) -> list[Mis
             for code in dict.fromkeys(code for _, r in failing for code in r.matches)
             if all(code in r.matches for c, r in failing if code in c.variants)
         ]
+        if len(fitting) > 1:
+            fitting = _tie_break(fitting, list(zip(cases, results, strict=True)), failing)
         if len(fitting) == 1:
             named.append(part.mistake(fitting[0]))
         elif fitting:
@@ -268,6 +268,15 @@ def _named(part: Part, cases: list[Case], results: list[CaseResult]) -> list[Mis
             title = f"`{short}` is changed in place (a warning: no points lost)"
             named.append(Mistake(f"warning:{short}", title, why, part.section, "warning"))
     return list({m.code: m for m in named}.values())
+
+
+def _tie_break(codes: list[str], pairs: list, failing: list) -> list[str]:
+    """Of several fitting codes, drop those that predict a failure on a case the student
+    passed, then those that explain strictly fewer failing cases than another."""
+    kept = [c for c in codes if all(c in r.matches for case, r in pairs if c in case.variants)]
+    kept = kept or codes
+    cover = {c: {id(r) for _, r in failing if c in r.matches} for c in kept}
+    return [c for c in kept if not any(cover[c] < other for other in cover.values())]
 
 
 def _possible(mistake: Mistake, count: int) -> Mistake:

@@ -138,6 +138,7 @@ class Figures:
     right: int = 0
     possible: int = 0
     missed: list[str] = field(default_factory=list)
+    ambiguous: list[str] = field(default_factory=list)
     unexplained: list[str] = field(default_factory=list)
     misnamed: list[str] = field(default_factory=list)
 
@@ -196,6 +197,7 @@ def measure(assignments: Iterable[str], count: int, slow_seeds: int) -> Figures:
                     figures.right += 1
                 elif code in kinds:
                     figures.possible += 1
+                    figures.ambiguous.append(f"{where}: {codes}")
                 else:
                     figures.misnamed.append(f"{where}: expected {code}, named {codes}")
     return figures
@@ -216,6 +218,7 @@ def main(argv=None) -> None:
         ("buggy variants not rejected", figures.missed),
         ("rejected without a diagnosis", figures.unexplained),
         ("named wrongly", figures.misnamed),
+        ("named among several possible", figures.ambiguous),
     ]:
         for item in items[:20]:
             print(f"  {title}: {item}")

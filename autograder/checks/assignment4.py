@@ -47,6 +47,15 @@ GRADIENT_MISTAKES = (
         "centred-differences",
     ),
     _mistake(
+        "perturbs-a-copy",
+        "Each entry is perturbed in a copy of x, not in x itself",
+        "The contract says the checker perturbs x in place (and restores it): the functions "
+        "you check are often closures that ignore their argument and read the caller's x, "
+        "as in numerical_gradient(lambda _: loss(x), x). Perturbing a copy leaves that x "
+        "unchanged, so every difference is 0. Shift x[i] itself, evaluate, then restore it.",
+        "centred-differences",
+    ),
+    _mistake(
         "divides-by-h",
         "The centred difference is divided by h instead of 2 h",
         "The two evaluation points x + h e_i and x - h e_i are 2 h apart, so the slope is "
@@ -70,6 +79,14 @@ def _estimate(f: Callable, x: np.ndarray, h: float, kind: str) -> np.ndarray:
     if kind == "every-entry":
         step = (f(x + h) - f(x - h)) / (2.0 * h)
         return np.full(x.shape, float(step))
+    if kind == "copy":
+        grad = np.zeros(x.shape)
+        for i in np.ndindex(x.shape):
+            plus, minus = x.copy(), x.copy()
+            plus[i] += h
+            minus[i] -= h
+            grad[i] = (float(f(plus)) - float(f(minus))) / (2.0 * h)
+        return grad
     grad = np.zeros(x.shape)
     for i in np.ndindex(x.shape):
         saved = x[i]
@@ -114,6 +131,16 @@ FUNCTIONS = [
         {"W": lambda rng: rng.normal(size=(2, 2, 3))},
     ),
     (
+        # The book's closures ignore their argument and read the caller's x: this one
+        # reads the array of its first call, so only perturbing x itself gives the gradient.
+        "a function that ignores its argument and reads x itself, as the book's closures do",
+        "(lambda box: lambda _: float(np.sum(np.exp(c * box.setdefault('x', _)))))({})",
+        (2, 3),
+        0.5,
+        1e-4,
+        {"c": lambda rng: rng.uniform(1.0, 2.0)},
+    ),
+    (
         "x with a single entry, x**3, h = 1e-3",
         "lambda v: float(np.sum(v**3))",
         (1,),
@@ -127,6 +154,7 @@ KINDS = {
     "one-sided-difference": "one-sided",
     "x-not-restored": "not-restored",
     "perturbs-every-entry": "every-entry",
+    "perturbs-a-copy": "copy",
 }
 
 
@@ -135,11 +163,14 @@ def gradient_cases(rng: np.random.Generator) -> list[Case]:
     for index, (label, code, shape, scale, h, makers) in enumerate(FUNCTIONS):
         x = rng.normal(size=shape) * scale
         bound = {name: np.asarray(make(rng), dtype=np.float64) for name, make in makers.items()}
-        f = eval(code, {"np": np, **bound})  # the grader's own expression, never student code
-        grad = gradcheck.numerical_gradient(f, x.copy(), h)
+
+        def f(code=code, bound=bound):  # a fresh function each time (closures keep state)
+            return eval(code, {"np": np, **bound})  # the grader's own code, never a student's
+
+        grad = gradcheck.numerical_gradient(f(), x.copy(), h)
         variants = {"divides-by-h": {"grad": 2.0 * grad}}
         for mistake, kind in KINDS.items():
-            wrong = _estimate(f, x, h, kind)
+            wrong = _estimate(f(), x, h, kind)
             if not np.allclose(wrong, grad, rtol=1e-8, atol=1e-12):
                 variants[mistake] = {"grad": wrong}
         with_ = {name: {"in": name} for name in bound}

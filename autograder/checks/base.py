@@ -131,6 +131,16 @@ class AssignmentChecks:
     limits: Limits = field(default_factory=Limits)
 
 
+def planted(rng: np.random.Generator, x: np.ndarray, values) -> np.ndarray:
+    """``x`` with ``values`` written at distinct random positions: a contract point (the
+    largest magnitude of both signs, an exact zero, a tie) present on every seed."""
+    x = np.array(x, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64).ravel()
+    where = rng.choice(x.size, size=values.size, replace=False)
+    x.flat[where] = values
+    return x
+
+
 def steps_forward_backward(forward: str, backward: str, params: list[str], grads: list[str]):
     """Probe steps: ``out, cache = forward(x, *params)``; ``grads = backward(dout, cache)``."""
     return [
