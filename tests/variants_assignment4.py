@@ -209,6 +209,7 @@ def numerical_gradient(f, x, h=1e-5):
     ),
     "tanh_left_broken": (tanh("1.0 - x**2"), "test_tanh", "tanh-derivative-at-input"),
     "tanh_twice": (tanh("1.0 - np.tanh(out) ** 2"), "test_tanh", "tanh-applied-twice"),
+    "tanh_not_squared": (tanh("1.0 - out"), "test_tanh", "tanh-derivative-not-squared"),
     "softmax_left_broken": (
         softmax("dout * s * (1 - s)"),
         "test_softmax",

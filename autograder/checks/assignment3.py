@@ -116,6 +116,14 @@ BCE_MISTAKES = (
         "loss-sign",
     ),
     _mistake(
+        "bce-mean-over-all-entries",
+        "The loss is averaged over every entry instead of over the batch",
+        "N is the batch size (axis 0): the loss is the sum over the outputs of each example, "
+        "averaged over the examples, and dz = (sigmoid(z) - y) / N. np.mean over the whole "
+        "array also divides by the number of outputs per example.",
+        "delta-sigmoid-ce",
+    ),
+    _mistake(
         "bce-double-mean",
         "The delta is divided by the batch size twice",
         "The loss is a mean over the batch, so dz = (sigmoid(z) - y) / N carries one 1/N. "
@@ -152,6 +160,8 @@ def sigmoid_bce_cases(rng: np.random.Generator) -> list[Case]:
         }
         if n == 1:
             del variants["bce-double-mean"]
+        if z.size > n:  # several outputs per example
+            variants["bce-mean-over-all-entries"] = _expected(loss * n / z.size, dz * n / z.size)
         inputs = {"z": z, "y": y}
         cases.append(
             make_case(
@@ -171,6 +181,14 @@ def sigmoid_bce_cases(rng: np.random.Generator) -> list[Case]:
 # ---------------------------------------------------------- softmax with cross-entropy
 
 SOFTMAX_MISTAKES = (
+    _mistake(
+        "softmax-one-hot-not-subtracted",
+        "The one-hot target is not subtracted from the softmax",
+        "The delta of softmax with cross-entropy is (softmax(z) - onehot(y)) / N: the "
+        "probabilities minus the one-hot of the labels. Without the one-hot every delta is "
+        "positive, and training only pushes every logit down.",
+        "delta-softmax-ce",
+    ),
     _mistake(
         "softmax-unstable",
         "The softmax overflows (or a probability rounds to 0) for large logits",
@@ -229,6 +247,7 @@ def _softmax_variants(z: np.ndarray, y: np.ndarray, loss: float, dz: np.ndarray)
     p = losses.softmax(z, axis=1)
     onehot = np.eye(c)[y]
     variants = {
+        "softmax-one-hot-not-subtracted": _expected(loss, p / n),
         "softmax-ce-no-batch-mean": _expected(loss * n, dz * n),
         "softmax-derivative-under-ce": _expected(loss, dz * p * (1.0 - p)),
     }

@@ -262,6 +262,13 @@ TANH_MISTAKES = (
         "use 1 - out**2.",
         "debugging-procedure",
     ),
+    _mistake(
+        "tanh-derivative-not-squared",
+        "The tanh derivative is not squared",
+        "The derivative of tanh is 1 - tanh(x)**2 = 1 - out**2. Without the square, 1 - out "
+        "is too small for positive outputs and up to twice too large near out = -1.",
+        "debugging-procedure",
+    ),
 )
 
 SOFTMAX_MISTAKES = (
@@ -330,6 +337,7 @@ def tanh_cases(rng: np.random.Generator) -> list[Case]:
         variants = {
             "tanh-derivative-at-input": {"dx": dout * (1.0 - x**2)},
             "tanh-applied-twice": {"dx": dout * (1.0 - twice**2)},
+            "tanh-derivative-not-squared": {"dx": dout * (1.0 - out)},
         }
         cases.append(
             _layer_case(

@@ -32,7 +32,48 @@ FORWARD_MISTAKES = (
         "right answer only when stride == pool; with stride < pool the windows overlap.",
         "maxpool-backward",
     ),
+    _mistake(
+        "pool-output-size-floor",
+        "The number of windows is H // stride",
+        "A window must fit inside the image: there are (H - pool) // stride + 1 windows per "
+        "column and (W - pool) // stride + 1 per row. H // stride counts windows that run "
+        "over the edge (it agrees only when pool == stride and H is a multiple of it).",
+        "maxpool-backward",
+    ),
+    _mistake(
+        "pool-width-from-height",
+        "The output width is computed from the height",
+        "The output has (H - pool) // stride + 1 rows and (W - pool) // stride + 1 columns. "
+        "Yours uses H for both, which is right only for square images.",
+        "maxpool-backward",
+    ),
 )
+
+
+def _pool_sizes(x: np.ndarray, pool: int, stride: int, h_out: int, w_out: int) -> np.ndarray:
+    """Max pooling with a given number of windows (windows clipped at the edge)."""
+    out = np.zeros((*x.shape[:2], h_out, w_out))
+    for i in range(h_out):
+        for j in range(w_out):
+            window = x[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool]
+            out[:, :, i, j] = window.max(axis=(2, 3))
+    return out
+
+
+def _forward_variants(x, pool, stride, out):
+    h, w = x.shape[2:]
+    variants = {
+        "pool-output-size-floor": _pool_sizes(x, pool, stride, h // stride, w // stride),
+        "pool-width-from-height": _pool_sizes(x, pool, stride, *[(h - pool) // stride + 1] * 2),
+    }
+    if stride != pool:
+        variants["pool-stride-ignored"] = ref.maxpool_forward(x, pool, pool)[0]
+    return {
+        code: {"out": value}
+        for code, value in variants.items()
+        if value.shape != out.shape or not np.array_equal(value, out)
+    }
+
 
 # (label, shape, pool, stride, integer-valued data)
 FORWARD_SHAPES = [
@@ -60,9 +101,7 @@ def forward_cases(rng: np.random.Generator) -> list[Case]:
     for index, (label, shape, pool, stride, integers) in enumerate(FORWARD_SHAPES):
         x = _draw(rng, shape, integers)
         out, _ = ref.maxpool_forward(x, pool, stride)
-        variants = {}
-        if stride != pool:
-            variants["pool-stride-ignored"] = {"out": ref.maxpool_forward(x, pool, pool)[0]}
+        variants = _forward_variants(x, pool, stride, out)
         steps = [
             {
                 "call": "maxpool_forward",
