@@ -134,7 +134,7 @@ def relations(name: str, received: np.ndarray, expected: np.ndarray, ctx: Contex
                 "of equal maxima receives the gradient)"
             )
     width = expected.shape[-1] if expected.ndim else 0
-    if ctx.gates and width % 4 == 0 and received.shape == expected.shape:
+    if ctx.gates and width >= 4 and width % 4 == 0 and received.shape == expected.shape:
         split = (*expected.shape[:-1], 4, width // 4)
         blocks = _wrong_slices(received.reshape(split), expected.reshape(split), expected.ndim - 1)
         if blocks is not None and len(blocks) == 1:

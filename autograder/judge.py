@@ -116,23 +116,38 @@ def check_inputs(part: Part, case: Case, returned: dict) -> tuple[list[str], lis
     """(inputs changed against the policy, inputs changed with a warning), short names,
     from the arrays sent back after the calls."""
     wrong, warned = [], []
+    callers = _callers(case)
     for name, original in case.inputs.items():
         after = returned.get(f"after:{name}")
         if after is None or isinstance(after, str):
             continue
         original = np.asarray(original)
-        if after.shape == original.shape and np.array_equal(after, original, equal_nan=True):
+        if after.shape == original.shape and _same(after, original):
             continue
         short = _base_name(case, name)
-        verdict = part.change_rule(short).verdict
+        verdict = part.change_rule(short, callers.get(name, "")).verdict
         if verdict != "allowed":
             (wrong if verdict == "wrong" else warned).append(short)
     return wrong, warned
 
 
+def _same(after: np.ndarray, original: np.ndarray) -> bool:
+    """Equal up to rounding (1e-12 of the array's magnitude): x[i] += h; x[i] -= h is no
+    change worth a verdict."""
+    if after.dtype.kind not in "f" and original.dtype.kind not in "f":
+        return bool(np.array_equal(after, original))
+    a, b = after.astype(np.float64), original.astype(np.float64)
+    scale = float(np.max(np.abs(b[np.isfinite(b)]), initial=1.0))
+    with np.errstate(invalid="ignore"):
+        return bool(np.allclose(a, b, rtol=1e-12, atol=1e-12 * scale, equal_nan=True))
+
+
+def _caller(case: Case, short: str) -> str:
+    return _callers(case).get(case.probe.id.replace("#", ".") + "." + short, "")
+
+
 def _changed_words(case: Case, short: str) -> str:
-    caller = _callers(case).get(case.probe.id.replace("#", ".") + "." + short, "your function")
-    return f"`{caller}` changed its argument `{short}` in place"
+    return f"`{_caller(case, short) or 'your function'}` changed its argument `{short}` in place"
 
 
 def _context(part: Part, case: Case) -> diagnosis.Context:
@@ -258,13 +273,13 @@ def _named(part: Part, cases: list[Case], results: list[CaseResult]) -> list[Mis
             named.extend(_possible(part.mistake(code), len(fitting)) for code in fitting)
         else:
             named.extend(_structural(part, [r for _, r in failing]))
-    for r in results:
+    for case, r in zip(cases, results, strict=True):
         for short in r.changed:
-            why = part.change_rule(short).why
+            why = part.change_rule(short, _caller(case, short)).why
             title = f"`{short}` is changed in place"
             named.append(Mistake(f"changed:{short}", title, why, part.section, "changed"))
         for short in r.warned:
-            why = part.change_rule(short).why
+            why = part.change_rule(short, _caller(case, short)).why
             title = f"`{short}` is changed in place (a warning: no points lost)"
             named.append(Mistake(f"warning:{short}", title, why, part.section, "warning"))
     return list({m.code: m for m in named}.values())

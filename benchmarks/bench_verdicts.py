@@ -41,13 +41,14 @@ NAMED_KINDS = {"mistake", "possible", "convention", "structure", "changed"}
 
 
 def variants(assignment: str):
-    """(CORRECT, BUGGY) of ``tests/variants_<assignment>.py``; BUGGY includes the
-    in-place and structural variants (``CHANGED``, ``STRUCTURAL``) when present."""
+    """(CORRECT, WARNED, BUGGY) of ``tests/variants_<assignment>.py``. WARNED answers
+    (an upstream gradient changed in place) must keep full marks with a warning; BUGGY
+    includes the in-place and structural variants (``CHANGED``, ``STRUCTURAL``)."""
     if str(ROOT / "tests") not in sys.path:
         sys.path.insert(0, str(ROOT / "tests"))
     module = importlib.import_module(f"variants_{assignment}")
     buggy = {**module.BUGGY, **getattr(module, "CHANGED", {}), **getattr(module, "STRUCTURAL", {})}
-    return module.CORRECT, buggy
+    return module.CORRECT, getattr(module, "WARNED", {}), buggy
 
 
 def seeds_for(assignment: str, count: int) -> list[int]:
@@ -136,6 +137,7 @@ class Figures:
     rejected: int = 0
     explained: int = 0
     right: int = 0
+    structural: int = 0  # rejected variants whose mistake is outside the catalogue
     possible: int = 0
     missed: list[str] = field(default_factory=list)
     ambiguous: list[str] = field(default_factory=list)
@@ -146,16 +148,17 @@ class Figures:
         rates = [sum(v) / len(v) for v in self.per_seed.values() if v]
         worst = min(rates, default=1.0)
         share = self.explained / self.rejected if self.rejected else 1.0
-        named = self.right / self.rejected if self.rejected else 1.0
+        catalogued = self.rejected - self.structural
+        named = self.right / catalogued if catalogued else 1.0
         return [
             f"false rejections of correct variants: {len(self.false_rejections)} "
-            f"of {self.correct_runs} graded (variant, seed) pairs",
+            f"of {self.correct_runs} graded (variant, seed) pairs (warned variants included)",
             f"rejection rate of buggy variants per seed: lowest {worst:.1%}, "
             f"mean {np.mean(rates) if rates else 1.0:.1%} over {len(rates)} (assignment, seed)",
             f"rejected answers with a catalogued name or a structural diagnosis: "
             f"{self.explained}/{self.rejected} = {share:.1%}",
             f"named right (the expected mistake, alone) among those with a catalogued "
-            f"mistake: {self.right}/{self.rejected} = {named:.1%} "
+            f"mistake: {self.right}/{catalogued} = {named:.1%} "
             f"(listed among possible ones: {self.possible})",
         ]
 
@@ -163,17 +166,21 @@ class Figures:
 def measure(assignments: Iterable[str], count: int, slow_seeds: int) -> Figures:
     figures = Figures()
     for assignment in assignments:
-        correct, buggy = variants(assignment)
+        correct, warned, buggy = variants(assignment)
         seeds = seeds_for(assignment, count)
         plan = make_plan(assignment, seeds, slow_seeds)
-        for name, answers in correct.items():
+        expected_warning = {name: code for name, (_, _, code) in warned.items()}
+        for name, answers in {**correct, **{k: v[0] for k, v in warned.items()}}.items():
             for seed, parts in grade_plan(plan, answers).items():
                 figures.correct_runs += 1
+                codes = {m["code"] for p in parts.values() for m in p.mistakes}
                 bad = [
                     p.grade_id
                     for p in parts.values()
                     if p.score < p.points or any(m["kind"] != "warning" for m in p.mistakes)
                 ]
+                if name in expected_warning and expected_warning[name] not in codes:
+                    bad.append(f"no {expected_warning[name]}")
                 if bad:
                     figures.false_rejections.append(f"{assignment}/{name} seed {seed}: {bad}")
         for name, (answers, grade_id, code) in buggy.items():
@@ -193,7 +200,11 @@ def measure(assignments: Iterable[str], count: int, slow_seeds: int) -> Figures:
                 if not codes:
                     figures.unexplained.append(where)
                 kinds = {m["code"]: m["kind"] for m in part.mistakes}
-                if code in kinds and kinds[code] != "possible":
+                if code.startswith("structure:"):  # no catalogued mistake to name
+                    figures.structural += 1
+                    if code not in kinds:
+                        figures.misnamed.append(f"{where}: expected {code}, named {codes}")
+                elif code in kinds and kinds[code] != "possible":
                     figures.right += 1
                 elif code in kinds:
                     figures.possible += 1

@@ -164,3 +164,12 @@ BUGGY = {
         "pool-overlap-not-accumulated",
     ),
 }
+
+# Mistakes outside the catalogue: the judge describes how the output relates to the right one.
+STRUCTURAL = {
+    "backward_all_zeros": (
+        backward("            pass\n"),
+        "test_maxpool_backward",
+        "structure:dx:zeros",
+    ),
+}

@@ -373,3 +373,12 @@ BUGGY = {
         "micro-batch-loss-not-scaled",
     ),
 }
+
+# Inputs changed in place: the contract asks for a new next_w.
+CHANGED = {
+    "sgd_updates_w_in_place": (
+        momentum(sgd_update='w.__isub__(config["learning_rate"] * dw)'),
+        "test_sgd_momentum",
+        "changed:w",
+    ),
+}

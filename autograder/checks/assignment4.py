@@ -17,7 +17,7 @@ from ..reference import gradcheck
 from ..reference import layers as ref
 from ..reference.losses import multiclass_hinge_loss, softmax
 from ..sandbox import Limits
-from .base import AssignmentChecks, Case, Mistake, Part, make_case
+from .base import AssignmentChecks, Case, Changed, Mistake, Part, make_case
 
 PAGE = "book/gradient-checking.html"
 
@@ -156,6 +156,17 @@ KINDS = {
     "perturbs-every-entry": "every-entry",
     "perturbs-a-copy": "copy",
 }
+
+
+CHECKER_INPUTS = (
+    Changed(
+        "x",
+        "wrong",
+        "The checker perturbs x in place and must put every entry back (x[i] = saved) "
+        "before it returns: the caller goes on using x, as a network goes on using its "
+        "weights after a gradient check.",
+    ),
+)
 
 
 def gradient_cases(rng: np.random.Generator) -> list[Case]:
@@ -438,6 +449,7 @@ CHECKS = AssignmentChecks(
             f"{PAGE}#centred-differences",
             GRADIENT_MISTAKES,
             gradient_cases,
+            changes=CHECKER_INPUTS,
         ),
         Part(
             "test_relative_error",

@@ -16,9 +16,22 @@ from ..reference import optim as ref
 from ..reference.layers import dense_backward
 from ..reference.losses import mse_loss
 from ..sandbox import Limits
-from .base import AssignmentChecks, Case, Mistake, Part, make_case
+from .base import AssignmentChecks, Case, Changed, Mistake, Part, make_case
 
 PAGE = "book/optimizers.html"
+
+
+# The contract: a rule returns a new next_w and changes neither w nor dw in place.
+RULE_INPUTS = (
+    Changed(
+        "*",
+        "wrong",
+        "An update rule returns a new array next_w and leaves w and dw as they were (the "
+        "contract of this notebook): the caller may still hold w (to compare before and "
+        "after, to roll back a step) and dw (for gradient clipping, logging or accumulation). "
+        "Write next_w = w - ..., not w -= ....",
+    ),
+)
 
 
 def _mistake(code, title, explanation, label, page=PAGE):
@@ -595,6 +608,7 @@ CHECKS = AssignmentChecks(
             MOMENTUM_MISTAKES,
             sgd_momentum_cases,
             scalars=frozenset({"learning_rate", "momentum"}),
+            changes=RULE_INPUTS,
         ),
         Part(
             "test_nesterov",
@@ -603,6 +617,7 @@ CHECKS = AssignmentChecks(
             f"{PAGE}#nesterov",
             NESTEROV_MISTAKES,
             nesterov_cases,
+            changes=RULE_INPUTS,
         ),
         Part(
             "test_adagrad_rmsprop",
@@ -612,6 +627,7 @@ CHECKS = AssignmentChecks(
             ADAPTIVE_MISTAKES,
             adagrad_rmsprop_cases,
             scalars=frozenset({"learning_rate", "decay_rate", "epsilon"}),
+            changes=RULE_INPUTS,
         ),
         Part(
             "test_adam",
@@ -623,6 +639,7 @@ CHECKS = AssignmentChecks(
             scalars=frozenset({"t", "learning_rate", "beta1", "beta2", "epsilon"}),
             nonfinite_mistake="adam-step-off-by-one",
             loose=frozenset({"t"}),  # a mistake is named on w, m, v whatever t does
+            changes=RULE_INPUTS,
         ),
         Part(
             "test_schedules",

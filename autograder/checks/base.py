@@ -68,6 +68,7 @@ class Changed:
     pattern: str
     verdict: str
     why: str
+    function: str = "*"  # fnmatch pattern of the function that received the input
 
 
 FORWARD_WRONG = Changed(
@@ -78,14 +79,14 @@ FORWARD_WRONG = Changed(
     "batch goes through other layers, a loss's scores are read again for accuracy). Work "
     "on a copy (x.copy(), np.maximum(x, 0)) or on new arrays instead of writing into it.",
 )
-DOUT_WARN = Changed(
-    "dout*",
-    "warn",
-    "Your backward pass changed the upstream gradient dout in place. It gives the right "
-    "gradients here, but it breaks a network where one gradient feeds two branches (a "
-    "residual connection, a hidden state used by the output layer and by the next time "
-    "step): the second branch then receives your modified array. Write into a copy.",
+UPSTREAM_WHY = (
+    "Your backward pass changed the upstream gradient it was given (dout, dh, dnext_h, "
+    "dnext_c...) in place, for example with dout[mask] = 0 or dnext_c += .... It gives the "
+    "right gradients here, but it breaks a network where one gradient feeds two branches "
+    "(a residual connection, a hidden state read by the output layer and by the next time "
+    "step): the other branch then receives your modified array. Write into a new array."
 )
+UPSTREAM_WARN = tuple(Changed(p, "warn", UPSTREAM_WHY) for p in ("dout*", "dh", "dnext_*", "da"))
 
 
 @dataclass
@@ -109,7 +110,7 @@ class Part:
     make_cases: Callable[[np.random.Generator], list[Case]]
     scalars: frozenset[str] = frozenset()  # outputs that may come back as any size-1 array
     nonfinite_mistake: str | None = None  # diagnosis when the output is NaN/inf but should not be
-    changes: tuple[Changed, ...] = (DOUT_WARN, FORWARD_WRONG)  # first matching rule applies
+    changes: tuple[Changed, ...] = UPSTREAM_WARN  # first matching rule applies; else wrong
     loose: frozenset[str] = frozenset()  # outputs a mistake may leave right (bookkeeping)
     time_axis: int | None = None  # axis of the time steps in outputs with >= 3 axes
     gates: bool = False  # outputs whose last axis holds 4H columns are LSTM gate blocks
@@ -117,10 +118,13 @@ class Part:
     def mistake(self, code: str) -> Mistake:
         return next(m for m in self.mistakes if m.code == code)
 
-    def change_rule(self, name: str) -> Changed:
-        """The policy for input ``name`` (without the case prefix)."""
-        rules = [*self.changes, FORWARD_WRONG]
-        return next(r for r in rules if fnmatch.fnmatchcase(name, r.pattern))
+    def change_rule(self, name: str, function: str = "") -> Changed:
+        """The policy for input ``name`` (without the case prefix) given to ``function``."""
+        return next(
+            r
+            for r in [*self.changes, FORWARD_WRONG]
+            if fnmatch.fnmatchcase(name, r.pattern) and fnmatch.fnmatchcase(function, r.function)
+        )
 
 
 @dataclass(frozen=True)
