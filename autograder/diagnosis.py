@@ -30,12 +30,22 @@ class Context:
     gates: bool  # outputs whose last axis has 4H columns are LSTM gate blocks
 
 
-def _close(a: np.ndarray, b: np.ndarray) -> bool:
+def near(a: np.ndarray, b: np.ndarray, rtol: float = RTOL, atol_scale: float = 1e-9) -> bool:
+    """np.allclose(a, b, rtol, atol_scale * max|finite b|, equal_nan=True), without its
+    overhead (the judge calls it tens of thousands of times per class)."""
     if a.shape != b.shape:
         return False
-    scale = float(np.max(np.abs(b[np.isfinite(b)]), initial=1.0))
+    finite = np.isfinite(b)
+    scale = float(np.max(np.abs(b), where=finite, initial=1.0))
     with np.errstate(invalid="ignore", over="ignore"):
-        return bool(np.allclose(a, b, rtol=RTOL, atol=1e-9 * scale, equal_nan=True))
+        ok = np.abs(a - b) <= atol_scale * scale + rtol * np.abs(b)
+        if finite.all() and np.isfinite(a).all():
+            return bool(ok.all())
+        same = (a == b) | (np.isnan(a) & np.isnan(b))
+        return bool(np.all((ok & finite) | same))
+
+
+_close = near
 
 
 def _factor(received: np.ndarray, expected: np.ndarray) -> float | None:

@@ -1,0 +1,80 @@
+"""Verdicts that hold on every seed, through the real pipeline (one sandboxed run per
+variant executes the probes of every seed, see ``benchmarks/bench_verdicts.py``).
+
+* every buggy variant (catalogued, inputs changed in place, outside the catalogue) is
+  rejected on each of 50 student seeds, and its mistake is named on each of them;
+* correct variants, and those that only change an upstream gradient in place (a warning),
+  keep full marks on every seed;
+* the benchmark's four figures, on a few seeds, meet the issue's bounds.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from autograder.checks import REGISTRY
+from benchmarks.bench_verdicts import grade_plan, make_plan, measure, seeds_for, variants
+
+BUGGY_SEEDS = 50
+CORRECT_SEEDS = 10
+SLOW_SEEDS = 2  # seeds for the parts that train a model per trial (SLOW_PARTS)
+
+
+def buggy_groups() -> list:
+    """(assignment, grade_id) of every part with a buggy variant."""
+    out = []
+    for assignment in sorted(REGISTRY):
+        _, _, buggy = variants(assignment)
+        for grade_id in sorted({gid for _, gid, _ in buggy.values()}):
+            out.append(pytest.param(assignment, grade_id, id=f"{assignment}-{grade_id}"))
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("assignment", "grade_id"), buggy_groups())
+def test_every_buggy_variant_is_rejected_and_named_on_every_seed(assignment, grade_id):
+    plan = make_plan(assignment, seeds_for(assignment, BUGGY_SEEDS), SLOW_SEEDS, {grade_id})
+    failures = []
+    for name, (answers, gid, code) in variants(assignment)[2].items():
+        if gid != grade_id:
+            continue
+        for seed, parts in grade_plan(plan, answers).items():
+            part = parts[gid]
+            codes = [m["code"] for m in part.mistakes if m["kind"] != "possible"]
+            if part.score >= part.points:
+                failures.append(f"{name} seed {seed}: not rejected")
+            elif code not in codes:
+                failures.append(f"{name} seed {seed}: named {codes}, not {code}")
+    assert not failures, failures[:10]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", sorted(REGISTRY))
+def test_correct_and_warned_variants_keep_full_marks_on_every_seed(assignment):
+    correct, warned, _ = variants(assignment)
+    plan = make_plan(assignment, seeds_for(assignment, CORRECT_SEEDS), 1)
+    answers = {**correct, **{name: v[0] for name, v in warned.items()}}
+    failures = []
+    for name, cells in answers.items():
+        for seed, parts in grade_plan(plan, cells).items():
+            for part in parts.values():
+                kinds = {m["code"]: m["kind"] for m in part.mistakes}
+                if part.score < part.points or set(kinds.values()) - {"warning"}:
+                    failures.append(f"{name} seed {seed} {part.grade_id}: {kinds}")
+            if name in warned:
+                wanted = warned[name][2]
+                if wanted not in {m["code"] for p in parts.values() for m in p.mistakes}:
+                    failures.append(f"{name} seed {seed}: no {wanted}")
+    assert not failures, failures[:10]
+
+
+@pytest.mark.slow
+def test_the_benchmark_figures_meet_the_bounds():
+    figures = measure(sorted(REGISTRY), 2, 0)
+    print("\n".join(figures.lines()))
+    assert figures.false_rejections == []
+    assert figures.missed == []  # 100 % rejection on every seed
+    assert all(all(v) for v in figures.per_seed.values())
+    assert figures.explained >= 0.95 * figures.rejected
+    assert figures.right >= 0.95 * (figures.rejected - figures.structural)
+    assert figures.rejected > 0 and figures.correct_runs > 0
