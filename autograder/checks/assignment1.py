@@ -17,6 +17,7 @@ from .base import (
     Case,
     Mistake,
     Part,
+    convention,
     make_case,
     planted,
     steps_forward_backward,
@@ -229,13 +230,15 @@ def sigmoid_cases(rng: np.random.Generator) -> list[Case]:
 # ----------------------------------------------------------------------------------- relu
 
 RELU_MISTAKES = (
-    _mistake(
-        "relu-gradient-one-at-zero",
-        "ReLU's gradient at exactly 0 is 1",
-        "You passed the gradient through where x == 0 (x >= 0). This course fixes the "
-        "subgradient at 0 to 0 (x > 0), as PyTorch's relu does; clamp(min=0) picks 1. With "
-        "integer-valued data exact zeros are common, so the two give different gradients.",
-        "relu-at-zero",
+    convention(
+        _mistake(
+            "relu-gradient-one-at-zero",
+            "ReLU's gradient at exactly 0 is 1",
+            "You passed the gradient through where x == 0 (x >= 0). This course fixes the "
+            "subgradient at 0 to 0 (x > 0), as PyTorch's relu does; clamp(min=0) picks 1. With "
+            "integer-valued data exact zeros are common, so the two give different gradients.",
+            "relu-at-zero",
+        )
     ),
     _mistake(
         "relu-no-upstream",

@@ -17,7 +17,7 @@ from ..reference import gradcheck
 from ..reference import layers as ref
 from ..reference.losses import multiclass_hinge_loss, softmax
 from ..sandbox import Limits
-from .base import AssignmentChecks, Case, Changed, Mistake, Part, make_case
+from .base import AssignmentChecks, Case, Changed, Mistake, Part, convention, make_case
 
 PAGE = "book/gradient-checking.html"
 
@@ -309,13 +309,15 @@ HINGE_MISTAKES = (
         "too negative (the bug of hinge_loss_broken). Zero the correct class's term first.",
         "kinks",
     ),
-    _mistake(
-        "hinge-kink-counted",
-        "A term exactly at the kink is counted as violated",
-        "At s_j - s_y + 1 == 0 the hinge has a kink and any slope in [0, 1] is a "
-        "subgradient; this course takes 0 there (use > 0, not >= 0). With integer scores "
-        "such ties are common.",
-        "kinks",
+    convention(
+        _mistake(
+            "hinge-kink-counted",
+            "A term exactly at the kink is counted as violated",
+            "At s_j - s_y + 1 == 0 the hinge has a kink and any slope in [0, 1] is a "
+            "subgradient; this course takes 0 there (use > 0, not >= 0). With integer scores "
+            "such ties are common.",
+            "kinks",
+        )
     ),
 )
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..reference import layers as ref
 from ..sandbox import Limits
-from .base import AssignmentChecks, Case, Mistake, Part, make_case
+from .base import AssignmentChecks, Case, Mistake, Part, convention, make_case
 
 PAGE = "book/backprop-dense.html"
 
@@ -130,23 +130,27 @@ BACKWARD_MISTAKES = (
         "row-major order (np.argmax of the flattened window).",
         "pool-ties",
     ),
-    _mistake(
-        "pool-gradient-to-last-tie",
-        "The gradient of a tied window goes to the last maximum",
-        "Your rule is valid mathematics (any tied entry is a subgradient), but it is not "
-        "this course's convention: the whole gradient goes to the FIRST maximum in "
-        "row-major order, the entry np.argmax picks. A comparison such as `>=` while "
-        "scanning the window keeps the last maximum instead of the first; use `>`.",
-        "pool-ties",
+    convention(
+        _mistake(
+            "pool-gradient-to-last-tie",
+            "The gradient of a tied window goes to the last maximum",
+            "Your rule is valid mathematics (any tied entry is a subgradient), but it is not "
+            "this course's convention: the whole gradient goes to the FIRST maximum in "
+            "row-major order, the entry np.argmax picks. A comparison such as `>=` while "
+            "scanning the window keeps the last maximum instead of the first; use `>`.",
+            "pool-ties",
+        )
     ),
-    _mistake(
-        "pool-gradient-split-between-ties",
-        "The gradient of a tied window is split equally between the maxima",
-        "Splitting the gradient equally between k tied entries is a valid subgradient too "
-        "(the average of the k one-winner choices), and some libraries do it. It is just not "
-        "the convention this exercise asks for: the whole gradient goes to the first maximum "
-        "in row-major order, as np.argmax chooses it. Without ties both rules agree.",
-        "pool-ties",
+    convention(
+        _mistake(
+            "pool-gradient-split-between-ties",
+            "The gradient of a tied window is split equally between the maxima",
+            "Splitting the gradient equally between k tied entries is a valid subgradient too "
+            "(the average of the k one-winner choices), and some libraries do it. It is just not "
+            "the convention this exercise asks for: the whole gradient goes to the first maximum "
+            "in row-major order, as np.argmax chooses it. Without ties both rules agree.",
+            "pool-ties",
+        )
     ),
     _mistake(
         "pool-overlap-not-accumulated",

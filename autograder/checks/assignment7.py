@@ -16,7 +16,7 @@ from ..reference import optim as ref
 from ..reference.layers import dense_backward
 from ..reference.losses import mse_loss
 from ..sandbox import Limits
-from .base import AssignmentChecks, Case, Changed, Mistake, Part, make_case
+from .base import AssignmentChecks, Case, Changed, Mistake, Part, convention, make_case
 
 PAGE = "book/optimizers.html"
 
@@ -211,13 +211,17 @@ def nesterov_cases(rng: np.random.Generator) -> list[Case]:
 
 # ------------------------------------------------------------------ AdaGrad, RMSProp
 
-EPSILON_INSIDE = _mistake(
-    "epsilon-inside-sqrt",
-    "Epsilon is inside the square root",
-    "This course divides by sqrt(cache) + eps: epsilon only guards the division. Inside "
-    "the root it acts as sqrt(eps) (1e-4 for eps = 1e-8), which shrinks every step whose "
-    "gradients are small.",
-    "epsilon-placement",
+EPSILON_INSIDE = convention(
+    _mistake(
+        "epsilon-inside-sqrt",
+        "Epsilon is inside the square root",
+        "Epsilon inside the root is the convention of some libraries (Caffe2's and "
+        "MindSpore's RMSProp; Chainer's eps_inside_sqrt option); this course, like PyTorch, "
+        "divides by sqrt(cache) + eps, so "
+        "that epsilon only guards the division. Inside the root it acts as sqrt(eps) (1e-4 "
+        "for eps = 1e-8), which shrinks every step whose gradients are small.",
+        "epsilon-placement",
+    )
 )
 
 

@@ -30,6 +30,7 @@ part's ``changes`` policy (``Changed``): a change is wrong (the case fails), a w
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +55,11 @@ class Mistake:
     # place: wrong), "warning" (an input changed in place: no points lost), "possible"
     # (one of several catalogued mistakes that fit equally)
     kind: str = "mistake"
+
+
+def convention(mistake: Mistake) -> Mistake:
+    """``mistake`` marked as another source's valid convention (the feedback says so)."""
+    return dataclasses.replace(mistake, kind="convention")
 
 
 @dataclass(frozen=True)
