@@ -270,7 +270,7 @@ def _named(part: Part, cases: list[Case], results: list[CaseResult]) -> list[Mis
             named.append(Mistake(f"changed:{short}", title, why, part.section, "changed"))
         for short in r.warned:
             why = part.change_rule(short, _caller(case, short)).why
-            title = f"`{short}` is changed in place (a warning: no points lost)"
+            title = f"`{short}` is changed in place"
             named.append(Mistake(f"warning:{short}", title, why, part.section, "warning"))
     return list({m.code: m for m in named}.values())
 

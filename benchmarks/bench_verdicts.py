@@ -22,6 +22,7 @@ import importlib
 import sys
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,6 +104,26 @@ def make_plan(assignment: str, seeds: list[int], slow_seeds: int, parts=None) ->
     return plan
 
 
+def subplan(plan: Plan, grade_ids: set[str]) -> Plan:
+    """The cases of ``plan`` that belong to ``grade_ids`` only."""
+    out = Plan(plan.assignment)
+    for seed, by_part in plan.cases.items():
+        out.cases[seed] = {g: cases for g, cases in by_part.items() if g in grade_ids}
+        for cases in out.cases[seed].values():
+            out.probes += [c.probe for c in cases]
+            for case in cases:
+                out.inputs.update(case.inputs)
+    return out
+
+
+def grade_many(plan: Plan, answers: dict[str, dict[str, str]], threads: int = 2) -> dict:
+    """``grade_plan`` for several variants (name -> answers), ``threads`` at a time: the
+    sandboxed children of one run while the judge works on another's results."""
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = {name: pool.submit(grade_plan, plan, cells) for name, cells in answers.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
 def grade_plan(plan: Plan, answers: dict[str, str]) -> dict[int, dict[str, PartResult]]:
     """Grade one variant's answers on every seed of ``plan`` in one sandboxed run."""
     checks = checks_for(plan.assignment)
@@ -170,8 +191,9 @@ def measure(assignments: Iterable[str], count: int, slow_seeds: int) -> Figures:
         seeds = seeds_for(assignment, count)
         plan = make_plan(assignment, seeds, slow_seeds)
         expected_warning = {name: code for name, (_, _, code) in warned.items()}
-        for name, answers in {**correct, **{k: v[0] for k, v in warned.items()}}.items():
-            for seed, parts in grade_plan(plan, answers).items():
+        graded = grade_many(plan, {**correct, **{k: v[0] for k, v in warned.items()}})
+        for name, by_seed in graded.items():
+            for seed, parts in by_seed.items():
                 figures.correct_runs += 1
                 codes = {m["code"] for p in parts.values() for m in p.mistakes}
                 bad = [
@@ -183,8 +205,15 @@ def measure(assignments: Iterable[str], count: int, slow_seeds: int) -> Figures:
                     bad.append(f"no {expected_warning[name]}")
                 if bad:
                     figures.false_rejections.append(f"{assignment}/{name} seed {seed}: {bad}")
-        for name, (answers, grade_id, code) in buggy.items():
-            for seed, parts in grade_plan(plan, answers).items():
+        graded = {
+            name: by_seed
+            for gid in {gid for _, gid, _ in buggy.values()}
+            for name, by_seed in grade_many(
+                subplan(plan, {gid}), {n: v[0] for n, v in buggy.items() if v[1] == gid}
+            ).items()
+        }
+        for name, (_, grade_id, code) in buggy.items():
+            for seed, parts in graded[name].items():
                 part = parts.get(grade_id)
                 if part is None:
                     continue

@@ -10,41 +10,44 @@ variant executes the probes of every seed, see ``benchmarks/bench_verdicts.py``)
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+
 import pytest
 
 from autograder.checks import REGISTRY
-from benchmarks.bench_verdicts import grade_plan, make_plan, measure, seeds_for, variants
+from benchmarks.bench_verdicts import grade_many, make_plan, measure, seeds_for, subplan, variants
 
 BUGGY_SEEDS = 50
 CORRECT_SEEDS = 10
 SLOW_SEEDS = 2  # seeds for the parts that train a model per trial (SLOW_PARTS)
 
 
-def buggy_groups() -> list:
-    """(assignment, grade_id) of every part with a buggy variant."""
-    out = []
-    for assignment in sorted(REGISTRY):
-        _, _, buggy = variants(assignment)
-        for grade_id in sorted({gid for _, gid, _ in buggy.values()}):
-            out.append(pytest.param(assignment, grade_id, id=f"{assignment}-{grade_id}"))
-    return out
+@functools.cache
+def plan_of(assignment: str, seeds: int):
+    """The cases of ``seeds`` students for every part (drawn once, shared by the tests)."""
+    return make_plan(assignment, seeds_for(assignment, seeds), SLOW_SEEDS)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("assignment", "grade_id"), buggy_groups())
-def test_every_buggy_variant_is_rejected_and_named_on_every_seed(assignment, grade_id):
-    plan = make_plan(assignment, seeds_for(assignment, BUGGY_SEEDS), SLOW_SEEDS, {grade_id})
+@pytest.mark.parametrize("assignment", sorted(REGISTRY))
+def test_every_buggy_variant_is_rejected_and_named_on_every_seed(assignment):
+    buggy = variants(assignment)[2]
     failures = []
-    for name, (answers, gid, code) in variants(assignment)[2].items():
-        if gid != grade_id:
-            continue
-        for seed, parts in grade_plan(plan, answers).items():
-            part = parts[gid]
-            codes = [m["code"] for m in part.mistakes if m["kind"] != "possible"]
-            if part.score >= part.points:
-                failures.append(f"{name} seed {seed}: not rejected")
-            elif code not in codes:
-                failures.append(f"{name} seed {seed}: named {codes}, not {code}")
+    for grade_id in sorted({gid for _, gid, _ in buggy.values()}):
+        mine = {name: v for name, v in buggy.items() if v[1] == grade_id}
+        plan = subplan(plan_of(assignment, BUGGY_SEEDS), {grade_id})
+        graded = grade_many(plan, {name: v[0] for name, v in mine.items()})
+        for name, (_, gid, code) in mine.items():
+            for seed, parts in graded[name].items():
+                part = parts.get(gid)
+                if part is None:  # a part that trains a model runs on SLOW_SEEDS seeds only
+                    continue
+                codes = [m["code"] for m in part.mistakes if m["kind"] != "possible"]
+                if part.score >= part.points:
+                    failures.append(f"{name} seed {seed}: not rejected")
+                elif code not in codes:
+                    failures.append(f"{name} seed {seed}: named {codes}, not {code}")
     assert not failures, failures[:10]
 
 
@@ -52,11 +55,13 @@ def test_every_buggy_variant_is_rejected_and_named_on_every_seed(assignment, gra
 @pytest.mark.parametrize("assignment", sorted(REGISTRY))
 def test_correct_and_warned_variants_keep_full_marks_on_every_seed(assignment):
     correct, warned, _ = variants(assignment)
-    plan = make_plan(assignment, seeds_for(assignment, CORRECT_SEEDS), 1)
+    plan = plan_of(assignment, BUGGY_SEEDS)
+    plan = dataclasses.replace(plan, cases=dict(list(plan.cases.items())[:CORRECT_SEEDS]))
+    plan = subplan(plan, {g for by_part in plan.cases.values() for g in by_part})
     answers = {**correct, **{name: v[0] for name, v in warned.items()}}
     failures = []
-    for name, cells in answers.items():
-        for seed, parts in grade_plan(plan, cells).items():
+    for name, by_seed in grade_many(plan, answers).items():
+        for seed, parts in by_seed.items():
             for part in parts.values():
                 kinds = {m["code"]: m["kind"] for m in part.mistakes}
                 if part.score < part.points or set(kinds.values()) - {"warning"}:

@@ -253,6 +253,7 @@ def adagrad_rmsprop_cases(rng: np.random.Generator) -> list[Case]:
     plan = [
         ("AdaGrad, three steps", "adagrad", (4, 3), 1.0, True),
         ("AdaGrad with tiny gradients (about 1e-5)", "adagrad", (5,), 1e-5, True),
+        ("AdaGrad with the default hyperparameters (config None)", "adagrad", (2, 2), 1.0, False),
         ("RMSProp, four steps", "rmsprop", (3, 3), 1.0, True),
         ("RMSProp with tiny gradients (about 1e-5)", "rmsprop", (2, 4), 1e-5, True),
         ("RMSProp with the default hyperparameters (config None)", "rmsprop", (3,), 1.0, False),
@@ -267,8 +268,9 @@ def adagrad_rmsprop_cases(rng: np.random.Generator) -> list[Case]:
             hyper["decay_rate"] = rho
         state = ["cache"]
         if not given:
-            hyper, lr, rho = None, 1e-2, 0.99
-            state = ["cache", "learning_rate", "decay_rate", "epsilon"]
+            hyper, lr, rho = None, 1e-2, (0.99 if rule == "rmsprop" else None)
+            state = ["cache", "learning_rate", "epsilon"]
+            state += ["decay_rate"] if rule == "rmsprop" else []
         bug_w, cache = _adaptive(w, dws, lr, eps, rho, inside=True)
         variants = {"epsilon-inside-sqrt": {"w": bug_w, "cache": cache}}
         if rho is not None:
