@@ -123,6 +123,14 @@ def relations(name: str, received: np.ndarray, expected: np.ndarray, ctx: Contex
         out["transpose"] = f"`{name}` is the transpose of the right value"
     if not received.any() and expected.any():
         out["zeros"] = f"`{name}` is all zeros"
+    start = ctx.inputs.get(name)  # an updated array (an optimizer's w): compare the steps
+    if start is not None and start.shape == expected.shape and received.shape == start.shape:
+        step, right = received - start, expected - start
+        if right.any() and _close(step, -right):
+            out["step-negative"] = f"the step of `{name}` goes the wrong way (its sign is flipped)"
+        c = _factor(step, right)
+        if c is not None and c != -1.0 and expected.size >= 2:
+            out[f"step-factor-{c:.3g}"] = f"the step of `{name}` is {c:.3g} times the right step"
     for short, x in ctx.inputs.items():
         if x.shape != expected.shape or x.dtype.kind != "f":
             continue

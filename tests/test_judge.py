@@ -190,6 +190,14 @@ def test_transpose_gate_block_and_time_steps(rng):
     )
 
 
+def test_an_update_whose_step_is_flipped_or_scaled_is_described(rng):
+    w, expected = rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
+    flipped = w - (expected - w)
+    assert "step-negative" in diagnosis.relations("w", flipped, expected, ctx({"w": w}))
+    scaled = w + 100.0 * (expected - w)
+    assert "step-factor-100" in diagnosis.relations("w", scaled, expected, ctx({"w": w}))
+
+
 def test_ties_are_recognised(rng):
     x = rng.normal(size=(2, 4, 4))
     x[0, 1, 1] = x[0, 1, 2] = x[1, 3, 0] = x[1, 2, 0] = 2.5  # tied maxima
