@@ -5,7 +5,8 @@ variant executes the probes of every seed, see ``benchmarks/bench_verdicts.py``)
   rejected on each of 50 student seeds, and its mistake is named on each of them;
 * correct variants, and those that only change an upstream gradient in place (a warning),
   keep full marks on every seed;
-* the benchmark's four figures, on a few seeds, meet the issue's bounds.
+* the benchmark's four figures, on one seed, meet the issue's bounds (the figures over
+  50 seeds: ``python -m benchmarks.bench_verdicts``).
 """
 
 from __future__ import annotations
@@ -16,11 +17,20 @@ import functools
 import pytest
 
 from autograder.checks import REGISTRY
-from benchmarks.bench_verdicts import grade_many, make_plan, measure, seeds_for, subplan, variants
+from benchmarks.bench_verdicts import (
+    SLOW_PARTS,
+    grade_many,
+    make_plan,
+    measure,
+    seeds_for,
+    subplan,
+    variants,
+)
 
 BUGGY_SEEDS = 50
 CORRECT_SEEDS = 10
 SLOW_SEEDS = 2  # seeds for the parts that train a model per trial (SLOW_PARTS)
+REGISTRY_PARTS = {a: [p.grade_id for p in REGISTRY[a].parts] for a in REGISTRY}
 
 
 @functools.cache
@@ -56,8 +66,12 @@ def test_every_buggy_variant_is_rejected_and_named_on_every_seed(assignment):
 def test_correct_and_warned_variants_keep_full_marks_on_every_seed(assignment):
     correct, warned, _ = variants(assignment)
     plan = plan_of(assignment, BUGGY_SEEDS)
-    plan = dataclasses.replace(plan, cases=dict(list(plan.cases.items())[:CORRECT_SEEDS]))
-    plan = subplan(plan, {g for by_part in plan.cases.values() for g in by_part})
+    first = list(plan.cases.items())[:CORRECT_SEEDS]
+    trimmed = {  # the parts that train a model: on the first seed only
+        seed: {g: c for g, c in by_part.items() if k == 0 or g not in SLOW_PARTS}
+        for k, (seed, by_part) in enumerate(first)
+    }
+    plan = subplan(dataclasses.replace(plan, cases=trimmed), set(REGISTRY_PARTS[assignment]))
     answers = {**correct, **{name: v[0] for name, v in warned.items()}}
     failures = []
     for name, by_seed in grade_many(plan, answers).items():
@@ -75,7 +89,7 @@ def test_correct_and_warned_variants_keep_full_marks_on_every_seed(assignment):
 
 @pytest.mark.slow
 def test_the_benchmark_figures_meet_the_bounds():
-    figures = measure(sorted(REGISTRY), 2, 0)
+    figures = measure(sorted(REGISTRY), 1, 0)
     print("\n".join(figures.lines()))
     assert figures.false_rejections == []
     assert figures.missed == []  # 100 % rejection on every seed
