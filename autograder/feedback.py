@@ -24,6 +24,16 @@ STATUS_TEXT = {
 }
 
 
+KIND_TEXT = {  # how each kind of diagnosis (checks.base.Mistake.kind) is introduced
+    "mistake": "Recognised mistake",
+    "convention": "Another source's convention, not this course's",
+    "possible": "Possible mistake (several fit your outputs equally)",
+    "structure": "How your output relates to the right one",
+    "changed": "An argument changed in place",
+    "warning": "Warning, no points lost",
+}
+
+
 def _link(book_url: str, section: str) -> str:
     return f"{book_url.rstrip('/')}/{section}" if book_url else section
 
@@ -38,7 +48,8 @@ def part_lines(part: PartResult, book_url: str = "") -> list[tuple[str, str]]:
             out.append(("bad", f"On {case.label}: " + "; ".join(case.problems) + "."))
     for mistake in part.mistakes:
         link = _link(book_url, mistake["section"])
-        out.append(("mistake", f"Recognised mistake: {mistake['title']}."))
+        label = KIND_TEXT.get(mistake.get("kind", "mistake"), "Recognised mistake")
+        out.append(("mistake", f"{label}: {mistake['title']}."))
         out.append(("p", f"{mistake['explanation']} Read more: {link}"))
     return out
 

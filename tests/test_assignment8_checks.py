@@ -103,3 +103,20 @@ def test_the_baselines_are_fitted_on_the_split_and_cached():
     first = svm_baselines(x[:40], y[:40], x[40:], y[40:])
     assert all(0.5 < acc <= 1.0 for acc in first)
     assert svm_baselines(x[:40], y[:40], x[40:], y[40:]) is first
+
+
+def test_ties_between_neighbours_are_not_read_as_an_evenly_spaced_grid():
+    """Whole decades drawn at random (10 ** integer exponents: one neighbour in eight is
+    equal) are wrong, but not the sorted grid of np.logspace."""
+    part = checks_for(ASSIGNMENT).parts[0]
+    case = part.make_cases(np.random.default_rng(3))[0]
+    low, high, n = case.facts["low"], case.facts["high"], case.facts["n"]
+    exponents = np.arange(np.ceil(np.log10(low)), np.floor(np.log10(high)) + 1)
+    decades = 10.0 ** np.random.default_rng(4).choice(exponents, n)
+    assert np.mean(np.diff(decades) == 0) > 0.1
+    grid = np.logspace(np.log10(low), np.log10(high), n)
+    outcome = Outcome()
+    for values, named in ((decades, None), (grid, "grid-instead-of-random")):
+        outcome.values[case.probe.id] = {"samples": values, "again": values}
+        result = part.judge_case(case, outcome)
+        assert not result.passed and result.mistake == named, result.problems

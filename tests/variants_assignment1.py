@@ -217,3 +217,55 @@ BUGGY = {
         "mse-mean-over-all-entries",
     ),
 }
+
+# Inputs changed in place: the forward pass that clips x loses points.
+CHANGED = {
+    "relu_forward_clips_its_input": (
+        {
+            "relu": RELU_TEMPLATE.format(backward="dout * (x > 0)").replace(
+                "    return np.maximum(x, 0), x",
+                "    out = x\n    out[out < 0] = 0\n    return out, x",
+            )
+        },
+        "test_relu",
+        "changed:x",
+    ),
+}
+
+# Mistakes outside the catalogue: the judge describes how the output relates to the right one.
+STRUCTURAL = {
+    "dense_dx_negated": (
+        dense_bwd(dx="-(dout @ w.T).reshape(x.shape)"),
+        "test_dense_backward",
+        "structure:dx:negative",
+    ),
+    "dense_db_doubled": (
+        dense_bwd(db="2 * dout.sum(axis=0)"),
+        "test_dense_backward",
+        "structure:db:factor-2",
+    ),
+    "sigmoid_backward_returns_dout": (
+        sigmoid(backward="dout"),
+        "test_sigmoid",
+        "structure:dx:input-dout",
+    ),
+    "relu_backward_all_zeros": (
+        relu(backward="np.zeros_like(dout)"),
+        "test_relu",
+        "structure:dx:zeros",
+    ),
+}
+
+# Upstream gradients changed in place: full marks, and a warning that names the argument.
+WARNED = {
+    "relu_backward_masks_dout": (
+        {
+            "relu": RELU_TEMPLATE.format(backward="dout").replace(
+                "    x = cache\n    return dout",
+                "    x = cache\n    dout[x <= 0] = 0\n    return dout",
+            )
+        },
+        "test_relu",
+        "warning:dout",
+    ),
+}

@@ -121,6 +121,16 @@ BUGGY = {
     "bce_naive_logs": (bce(loss=NAIVE_BCE), "test_sigmoid_bce", "bce-unstable"),
     "bce_sign": (bce(dz="(y - a) / n"), "test_sigmoid_bce", "bce-sign"),
     "bce_double_mean": (bce(dz="(a - y) / n / n"), "test_sigmoid_bce", "bce-double-mean"),
+    "bce_mean_over_all_entries": (
+        bce(loss="np.mean(np.logaddexp(0.0, z) - z * y)", dz="(a - y) / z.size"),
+        "test_sigmoid_bce",
+        "bce-mean-over-all-entries",
+    ),
+    "softmax_one_hot_not_subtracted": (
+        softmax(body="    loss = -np.sum(logp * onehot) / n\n    return loss, p / n\n"),
+        "test_softmax_ce",
+        "softmax-one-hot-not-subtracted",
+    ),
     "softmax_without_shift": (
         {
             "softmax_ce": """

@@ -69,14 +69,21 @@ def hinge(mask="    mask = terms > 0\n    mask[rows, y] = False"):
 
 CORRECT = {
     "instructor": {},
-    "never_touching_x": {
+    "nditer_in_place": {
         "numerical_gradient": """
 def numerical_gradient(f, x, h=1e-5):
     grad = np.zeros_like(x, dtype=float)
-    for i in np.ndindex(*x.shape):
-        step = np.zeros_like(x)
-        step[i] = h
-        grad[i] = (f(x + step) - f(x - step)) / 2 / h
+    it = np.nditer(x, flags=["multi_index"])
+    while not it.finished:
+        i = it.multi_index
+        old = x[i].copy()
+        x[i] = old + h
+        up = f(x)
+        x[i] = old - h
+        down = f(x)
+        x[i] = old
+        grad[i] = (up - down) / 2 / h
+        it.iternext()
     return grad
 """,
         **relative(
@@ -163,6 +170,23 @@ BUGGY = {
         "test_numerical_gradient",
         "divides-by-h",
     ),
+    "perturbs_a_copy": (
+        # Was a "correct" variant before the closure case: it never touches x, so a
+        # function that reads the caller's x (as the book's closures do) sees no change.
+        {
+            "numerical_gradient": """
+def numerical_gradient(f, x, h=1e-5):
+    grad = np.zeros_like(x, dtype=float)
+    for i in np.ndindex(*x.shape):
+        step = np.zeros_like(x)
+        step[i] = h
+        grad[i] = (f(x + step) - f(x - step)) / 2 / h
+    return grad
+"""
+        },
+        "test_numerical_gradient",
+        "perturbs-a-copy",
+    ),
     "every_entry_at_once": (
         {
             "numerical_gradient": """
@@ -185,6 +209,7 @@ def numerical_gradient(f, x, h=1e-5):
     ),
     "tanh_left_broken": (tanh("1.0 - x**2"), "test_tanh", "tanh-derivative-at-input"),
     "tanh_twice": (tanh("1.0 - np.tanh(out) ** 2"), "test_tanh", "tanh-applied-twice"),
+    "tanh_not_squared": (tanh("1.0 - out"), "test_tanh", "tanh-derivative-not-squared"),
     "softmax_left_broken": (
         softmax("dout * s * (1 - s)"),
         "test_softmax",

@@ -114,6 +114,24 @@ BUGGY = {
         "test_maxpool_forward",
         "pool-stride-ignored",
     ),
+    "output_size_from_h_over_stride": (
+        {
+            "maxpool_forward": FORWARD_LOOPS.format(row="i * stride", col="j * stride").replace(
+                "(h - pool) // stride + 1, (w - pool) // stride + 1", "h // stride, w // stride"
+            )
+        },
+        "test_maxpool_forward",
+        "pool-output-size-floor",
+    ),
+    "output_width_from_the_height": (
+        {
+            "maxpool_forward": FORWARD_LOOPS.format(row="i * stride", col="j * stride").replace(
+                "(w - pool) // stride + 1", "(h - pool) // stride + 1"
+            )
+        },
+        "test_maxpool_forward",
+        "pool-width-from-height",
+    ),
     "gradient_to_every_tie": (
         backward("            dx[:, :, r:r + pool, s:s + pool] += mask * g\n"),
         "test_maxpool_backward",
@@ -144,5 +162,14 @@ BUGGY = {
         ),
         "test_maxpool_backward",
         "pool-overlap-not-accumulated",
+    ),
+}
+
+# Mistakes outside the catalogue: the judge describes how the output relates to the right one.
+STRUCTURAL = {
+    "backward_all_zeros": (
+        backward("            pass\n"),
+        "test_maxpool_backward",
+        "structure:dx:zeros",
     ),
 }

@@ -342,3 +342,41 @@ BUGGY = {
         "truncated-bptt-state-reset",
     ),
 }
+
+# Mistakes outside the catalogue: the judge describes how the output relates to the right one.
+STRUCTURAL = {
+    "rnn_backward_skips_the_first_step": (
+        {
+            "rnn_sequence": RNN_SEQUENCE_INLINE["rnn_sequence"].replace(
+                "range(steps - 1, -1, -1)", "range(steps - 1, 0, -1)"
+            )
+        },
+        "test_rnn_sequence",
+        "structure:dx:steps: the first time step",
+    ),
+    "lstm_step_forget_gate_derivative_missing": (
+        {
+            "lstm_step": lstm_step()["lstm_step"].replace(
+                "dc * prev_c * f * (1 - f)", "dc * prev_c * f"
+            ),
+            **LSTM_DOWNSTREAM,
+        },
+        "test_lstm_step",
+        "structure:db:gate-1",
+    ),
+}
+
+# Upstream gradients changed in place: full marks, and a warning that names the argument.
+WARNED = {
+    "lstm_step_adds_into_dnext_c": (
+        {
+            "lstm_step": lstm_step()["lstm_step"].replace(
+                "    dc = dnext_c + dnext_h * o * (1 - tc ** 2)",
+                "    dnext_c += dnext_h * o * (1 - tc ** 2)\n    dc = dnext_c",
+            ),
+            **LSTM_DOWNSTREAM,
+        },
+        "test_lstm_step",
+        "warning:dnext_c",
+    ),
+}

@@ -5,13 +5,12 @@ MOMENTUM_TEMPLATE = """
 def sgd(w, dw, config=None):
     config = config if config is not None else {{}}
     config.setdefault("learning_rate", 1e-2)
-    return w - config["learning_rate"] * dw, config
+    return {sgd_update}, config
 
 
 def sgd_momentum(w, dw, config=None):
     config = config if config is not None else {{}}
-    config.setdefault("learning_rate", 1e-2)
-    config.setdefault("momentum", 0.9)
+    {defaults}
     if config.get("velocity") is None:
         config["velocity"] = np.zeros(w.shape)
     v = config["momentum"] * config["velocity"] - config["learning_rate"] * dw
@@ -20,8 +19,13 @@ def sgd_momentum(w, dw, config=None):
 """
 
 
-def momentum(update="w + v"):
-    return {"sgd_momentum": MOMENTUM_TEMPLATE.format(update=update)}
+def momentum(
+    update="w + v",
+    sgd_update='w - config["learning_rate"] * dw',
+    defaults='config.setdefault("learning_rate", 1e-2)\n    config.setdefault("momentum", 0.9)',
+):
+    source = MOMENTUM_TEMPLATE.format(update=update, sgd_update=sgd_update, defaults=defaults)
+    return {"sgd_momentum": source}
 
 
 NESTEROV_TEMPLATE = """
@@ -72,6 +76,18 @@ def rmsprop(w, dw, config=None):
 
 def adaptive(root='(np.sqrt(cache) + config["epsilon"])'):
     return {"adagrad_rmsprop": ADAPTIVE_TEMPLATE.format(root=root)}
+
+
+def rmsprop_without_root():
+    """RMSProp dividing by cache + eps (AdaGrad left right)."""
+    source = adaptive()["adagrad_rmsprop"]
+    head, tail = source.split("def rmsprop")
+    wrong = 'config["learning_rate"] * dw / (cache + config["epsilon"])'
+    return {
+        "adagrad_rmsprop": head
+        + "def rmsprop"
+        + tail.replace("_scaled_step(dw, cache, config)", wrong)
+    }
 
 
 ADAM_TEMPLATE = """
@@ -261,6 +277,56 @@ BUGGY = {
         "test_sgd_momentum",
         "momentum-sign",
     ),
+    "sgd_without_the_learning_rate": (
+        momentum(sgd_update="w - dw"),
+        "test_sgd_momentum",
+        "sgd-missing-learning-rate",
+    ),
+    "momentum_with_the_nesterov_step": (
+        {
+            "sgd_momentum": MOMENTUM_TEMPLATE.format(
+                update="w + v",
+                sgd_update='w - config["learning_rate"] * dw',
+                defaults='config.setdefault("learning_rate", 1e-2)\n'
+                '    config.setdefault("momentum", 0.9)',
+            )
+            .replace(
+                '    v = config["momentum"] * config["velocity"]',
+                '    v_prev = config["velocity"]\n    v = config["momentum"] * config["velocity"]',
+            )
+            .replace(
+                "return w + v, config",
+                'return w - config["momentum"] * v_prev + (1 + config["momentum"]) * v, config',
+            )
+        },
+        "test_sgd_momentum",
+        "momentum-is-nesterov",
+    ),
+    "momentum_defaults_overwrite_the_config": (
+        momentum(defaults="config.update(learning_rate=1e-2, momentum=0.9)"),
+        "test_sgd_momentum",
+        "hyperparameters-overwritten",
+    ),
+    "rmsprop_without_the_square_root": (
+        rmsprop_without_root(),
+        "test_adagrad_rmsprop",
+        "rmsprop-no-sqrt",
+    ),
+    "adam_counter_starting_at_one": (
+        {"adam": adam()["adam"].replace('("t", 0)', '("t", 1)')},
+        "test_adam",
+        "adam-counter-starts-at-one",
+    ),
+    "adam_counter_never_stored": (
+        adam(before="pass", m_hat="m / (1 - b1 ** (t + 1))", v_hat="v / (1 - b2 ** (t + 1))"),
+        "test_adam",
+        "adam-counter-not-stored",
+    ),
+    "adam_without_correction_counter_unused": (
+        adam(before="pass", m_hat="m", v_hat="v"),
+        "test_adam",
+        "adam-no-bias-correction",
+    ),
     "nesterov_is_plain_momentum": (
         nesterov(update="w + v"),
         "test_nesterov",
@@ -305,5 +371,14 @@ BUGGY = {
         accumulation(weight="1.0"),
         "test_accumulation",
         "micro-batch-loss-not-scaled",
+    ),
+}
+
+# Inputs changed in place: the contract asks for a new next_w.
+CHANGED = {
+    "sgd_updates_w_in_place": (
+        momentum(sgd_update='w.__isub__(config["learning_rate"] * dw)'),
+        "test_sgd_momentum",
+        "changed:w",
     ),
 }

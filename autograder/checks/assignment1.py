@@ -12,7 +12,16 @@ import numpy as np
 from ..reference import layers as ref
 from ..reference.losses import mse_loss
 from ..sandbox import Limits
-from .base import AssignmentChecks, Case, Mistake, Part, make_case, steps_forward_backward
+from .base import (
+    AssignmentChecks,
+    Case,
+    Mistake,
+    Part,
+    convention,
+    make_case,
+    planted,
+    steps_forward_backward,
+)
 
 PAGE = "book/backprop-dense.html"
 
@@ -189,7 +198,9 @@ SIGMOID_MISTAKES = (
 
 def sigmoid_cases(rng: np.random.Generator) -> list[Case]:
     large = rng.choice([-1.0, 1.0], size=(4, 5)) * rng.uniform(50.0, 1000.0, size=(4, 5))
-    large[0, :2] = [0.5, -0.25]
+    # Both signs beyond exp's overflow point (709.78) and at the largest magnitude, a zero
+    # and two small values, on every seed.
+    large = planted(rng, large, [1000.0, -1000.0, 750.0, -750.0, 0.0, 0.5, -0.25])
     inputs_list = [
         ("a random batch", rng.normal(size=(6, 4)) * 3.0),
         ("inputs of large magnitude (up to 1000)", large),
@@ -219,13 +230,15 @@ def sigmoid_cases(rng: np.random.Generator) -> list[Case]:
 # ----------------------------------------------------------------------------------- relu
 
 RELU_MISTAKES = (
-    _mistake(
-        "relu-gradient-one-at-zero",
-        "ReLU's gradient at exactly 0 is 1",
-        "You passed the gradient through where x == 0 (x >= 0). This course fixes the "
-        "subgradient at 0 to 0 (x > 0), as PyTorch's relu does; clamp(min=0) picks 1. With "
-        "integer-valued data exact zeros are common, so the two give different gradients.",
-        "relu-at-zero",
+    convention(
+        _mistake(
+            "relu-gradient-one-at-zero",
+            "ReLU's gradient at exactly 0 is 1",
+            "You passed the gradient through where x == 0 (x >= 0). This course fixes the "
+            "subgradient at 0 to 0 (x > 0), as PyTorch's relu does; clamp(min=0) picks 1. With "
+            "integer-valued data exact zeros are common, so the two give different gradients.",
+            "relu-at-zero",
+        )
     ),
     _mistake(
         "relu-no-upstream",

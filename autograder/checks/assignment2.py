@@ -14,7 +14,7 @@ from ..reference import layers as ref
 from ..reference.data import and_or_xor
 from ..reference.losses import mse_loss
 from ..sandbox import Limits
-from .base import AssignmentChecks, Case, Mistake, Part, make_case
+from .base import UPSTREAM_WARN, AssignmentChecks, Case, Changed, Mistake, Part, make_case
 
 PAGE = "book/bias.html"
 DENSE_PAGE = "book/backprop-dense.html"
@@ -24,6 +24,25 @@ XOR_STEPS = 1000
 
 def _mistake(code, title, explanation, label, page=PAGE):
     return Mistake(code, title, explanation, f"{page}#{label}")
+
+
+# Training may not update the caller's starting parameters in place without a warning.
+TRAIN_INPUTS = (
+    *UPSTREAM_WARN,
+    *(
+        Changed(
+            pattern,
+            "warn",
+            "Your training function updated the starting parameters it was given in place "
+            "(w -= lr * dw on the caller's array). It returns the right result, but the "
+            "caller's starting point is gone: training twice from the same start, as this "
+            "notebook's experiments do, then starts the second run where the first ended. "
+            "Copy the parameters first (w = w.copy()).",
+            "train_*",
+        )
+        for pattern in ("w*", "b*")
+    ),
+)
 
 
 def _bits(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -339,6 +358,7 @@ CHECKS = AssignmentChecks(
             NEURON_MISTAKES,
             neuron_cases,
             scalars=frozenset({"acc"}),
+            changes=TRAIN_INPUTS,
         ),
         Part(
             "test_xor",
@@ -348,6 +368,7 @@ CHECKS = AssignmentChecks(
             XOR_MISTAKES,
             xor_cases,
             scalars=frozenset({"acc"}),
+            changes=TRAIN_INPUTS,
         ),
     ),
 )

@@ -13,7 +13,7 @@ import numpy as np
 from ..reference import layers as ref
 from ..reference import losses
 from ..sandbox import Limits
-from .base import AssignmentChecks, Case, Mistake, Part, make_case
+from .base import AssignmentChecks, Case, Mistake, Part, make_case, planted
 
 PAGE = "book/output-deltas.html"
 DENSE_PAGE = "book/backprop-dense.html"
@@ -116,6 +116,14 @@ BCE_MISTAKES = (
         "loss-sign",
     ),
     _mistake(
+        "bce-mean-over-all-entries",
+        "The loss is averaged over every entry instead of over the batch",
+        "N is the batch size (axis 0): the loss is the sum over the outputs of each example, "
+        "averaged over the examples, and dz = (sigmoid(z) - y) / N. np.mean over the whole "
+        "array also divides by the number of outputs per example.",
+        "delta-sigmoid-ce",
+    ),
+    _mistake(
         "bce-double-mean",
         "The delta is divided by the batch size twice",
         "The loss is a mean over the batch, so dz = (sigmoid(z) - y) / N carries one 1/N. "
@@ -127,6 +135,7 @@ BCE_MISTAKES = (
 
 def sigmoid_bce_cases(rng: np.random.Generator) -> list[Case]:
     large = rng.choice([-1.0, 1.0], size=(4, 5)) * rng.uniform(40.0, 1000.0, size=(4, 5))
+    large = planted(rng, large, [1e4, -1e4, 750.0, -750.0, 40.0, -40.0])  # every seed
     inputs_list = [
         (
             "a random batch with 3 outputs",
@@ -135,7 +144,7 @@ def sigmoid_bce_cases(rng: np.random.Generator) -> list[Case]:
         ),
         ("soft targets in [0, 1]", rng.normal(size=5) * 3.0, rng.uniform(size=5)),
         ("a batch of one", rng.normal(size=(1, 4)), rng.integers(0, 2, size=(1, 4))),
-        ("logits of large magnitude (40 to 1000)", large, rng.integers(0, 2, size=(4, 5))),
+        ("logits of large magnitude (40 to 1e4)", large, rng.integers(0, 2, size=(4, 5))),
     ]
     steps = _loss_steps("sigmoid_bce_loss")
     cases = []
@@ -151,6 +160,8 @@ def sigmoid_bce_cases(rng: np.random.Generator) -> list[Case]:
         }
         if n == 1:
             del variants["bce-double-mean"]
+        if z.size > n:  # several outputs per example
+            variants["bce-mean-over-all-entries"] = _expected(loss * n / z.size, dz * n / z.size)
         inputs = {"z": z, "y": y}
         cases.append(
             make_case(
@@ -170,6 +181,14 @@ def sigmoid_bce_cases(rng: np.random.Generator) -> list[Case]:
 # ---------------------------------------------------------- softmax with cross-entropy
 
 SOFTMAX_MISTAKES = (
+    _mistake(
+        "softmax-one-hot-not-subtracted",
+        "The one-hot target is not subtracted from the softmax",
+        "The delta of softmax with cross-entropy is (softmax(z) - onehot(y)) / N: the "
+        "probabilities minus the one-hot of the labels. Without the one-hot every delta is "
+        "positive, and training only pushes every logit down.",
+        "delta-softmax-ce",
+    ),
     _mistake(
         "softmax-unstable",
         "The softmax overflows (or a probability rounds to 0) for large logits",
@@ -228,6 +247,7 @@ def _softmax_variants(z: np.ndarray, y: np.ndarray, loss: float, dz: np.ndarray)
     p = losses.softmax(z, axis=1)
     onehot = np.eye(c)[y]
     variants = {
+        "softmax-one-hot-not-subtracted": _expected(loss, p / n),
         "softmax-ce-no-batch-mean": _expected(loss * n, dz * n),
         "softmax-derivative-under-ce": _expected(loss, dz * p * (1.0 - p)),
     }

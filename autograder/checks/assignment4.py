@@ -17,7 +17,7 @@ from ..reference import gradcheck
 from ..reference import layers as ref
 from ..reference.losses import multiclass_hinge_loss, softmax
 from ..sandbox import Limits
-from .base import AssignmentChecks, Case, Mistake, Part, make_case
+from .base import AssignmentChecks, Case, Changed, Mistake, Part, convention, make_case
 
 PAGE = "book/gradient-checking.html"
 
@@ -47,6 +47,15 @@ GRADIENT_MISTAKES = (
         "centred-differences",
     ),
     _mistake(
+        "perturbs-a-copy",
+        "Each entry is perturbed in a copy of x, not in x itself",
+        "The contract says the checker perturbs x in place (and restores it): the functions "
+        "you check are often closures that ignore their argument and read the caller's x, "
+        "as in numerical_gradient(lambda _: loss(x), x). Perturbing a copy leaves that x "
+        "unchanged, so every difference is 0. Shift x[i] itself, evaluate, then restore it.",
+        "centred-differences",
+    ),
+    _mistake(
         "divides-by-h",
         "The centred difference is divided by h instead of 2 h",
         "The two evaluation points x + h e_i and x - h e_i are 2 h apart, so the slope is "
@@ -70,6 +79,14 @@ def _estimate(f: Callable, x: np.ndarray, h: float, kind: str) -> np.ndarray:
     if kind == "every-entry":
         step = (f(x + h) - f(x - h)) / (2.0 * h)
         return np.full(x.shape, float(step))
+    if kind == "copy":
+        grad = np.zeros(x.shape)
+        for i in np.ndindex(x.shape):
+            plus, minus = x.copy(), x.copy()
+            plus[i] += h
+            minus[i] -= h
+            grad[i] = (float(f(plus)) - float(f(minus))) / (2.0 * h)
+        return grad
     grad = np.zeros(x.shape)
     for i in np.ndindex(x.shape):
         saved = x[i]
@@ -114,6 +131,16 @@ FUNCTIONS = [
         {"W": lambda rng: rng.normal(size=(2, 2, 3))},
     ),
     (
+        # The book's closures ignore their argument and read the caller's x: this one
+        # reads the array of its first call, so only perturbing x itself gives the gradient.
+        "a function that ignores its argument and reads x itself, as the book's closures do",
+        "(lambda box: lambda _: float(np.sum(np.exp(c * box.setdefault('x', _)))))({})",
+        (2, 3),
+        0.5,
+        1e-4,
+        {"c": lambda rng: rng.uniform(1.0, 2.0)},
+    ),
+    (
         "x with a single entry, x**3, h = 1e-3",
         "lambda v: float(np.sum(v**3))",
         (1,),
@@ -127,7 +154,19 @@ KINDS = {
     "one-sided-difference": "one-sided",
     "x-not-restored": "not-restored",
     "perturbs-every-entry": "every-entry",
+    "perturbs-a-copy": "copy",
 }
+
+
+CHECKER_INPUTS = (
+    Changed(
+        "x",
+        "wrong",
+        "The checker perturbs x in place and must put every entry back (x[i] = saved) "
+        "before it returns: the caller goes on using x, as a network goes on using its "
+        "weights after a gradient check.",
+    ),
+)
 
 
 def gradient_cases(rng: np.random.Generator) -> list[Case]:
@@ -135,11 +174,14 @@ def gradient_cases(rng: np.random.Generator) -> list[Case]:
     for index, (label, code, shape, scale, h, makers) in enumerate(FUNCTIONS):
         x = rng.normal(size=shape) * scale
         bound = {name: np.asarray(make(rng), dtype=np.float64) for name, make in makers.items()}
-        f = eval(code, {"np": np, **bound})  # the grader's own expression, never student code
-        grad = gradcheck.numerical_gradient(f, x.copy(), h)
+
+        def f(code=code, bound=bound):  # a fresh function each time (closures keep state)
+            return eval(code, {"np": np, **bound})  # the grader's own code, never a student's
+
+        grad = gradcheck.numerical_gradient(f(), x.copy(), h)
         variants = {"divides-by-h": {"grad": 2.0 * grad}}
         for mistake, kind in KINDS.items():
-            wrong = _estimate(f, x, h, kind)
+            wrong = _estimate(f(), x, h, kind)
             if not np.allclose(wrong, grad, rtol=1e-8, atol=1e-12):
                 variants[mistake] = {"grad": wrong}
         with_ = {name: {"in": name} for name in bound}
@@ -231,6 +273,13 @@ TANH_MISTAKES = (
         "use 1 - out**2.",
         "debugging-procedure",
     ),
+    _mistake(
+        "tanh-derivative-not-squared",
+        "The tanh derivative is not squared",
+        "The derivative of tanh is 1 - tanh(x)**2 = 1 - out**2. Without the square, 1 - out "
+        "is too small for positive outputs and up to twice too large near out = -1.",
+        "debugging-procedure",
+    ),
 )
 
 SOFTMAX_MISTAKES = (
@@ -260,13 +309,15 @@ HINGE_MISTAKES = (
         "too negative (the bug of hinge_loss_broken). Zero the correct class's term first.",
         "kinks",
     ),
-    _mistake(
-        "hinge-kink-counted",
-        "A term exactly at the kink is counted as violated",
-        "At s_j - s_y + 1 == 0 the hinge has a kink and any slope in [0, 1] is a "
-        "subgradient; this course takes 0 there (use > 0, not >= 0). With integer scores "
-        "such ties are common.",
-        "kinks",
+    convention(
+        _mistake(
+            "hinge-kink-counted",
+            "A term exactly at the kink is counted as violated",
+            "At s_j - s_y + 1 == 0 the hinge has a kink and any slope in [0, 1] is a "
+            "subgradient; this course takes 0 there (use > 0, not >= 0). With integer scores "
+            "such ties are common.",
+            "kinks",
+        )
     ),
 )
 
@@ -299,6 +350,7 @@ def tanh_cases(rng: np.random.Generator) -> list[Case]:
         variants = {
             "tanh-derivative-at-input": {"dx": dout * (1.0 - x**2)},
             "tanh-applied-twice": {"dx": dout * (1.0 - twice**2)},
+            "tanh-derivative-not-squared": {"dx": dout * (1.0 - out)},
         }
         cases.append(
             _layer_case(
@@ -399,6 +451,7 @@ CHECKS = AssignmentChecks(
             f"{PAGE}#centred-differences",
             GRADIENT_MISTAKES,
             gradient_cases,
+            changes=CHECKER_INPUTS,
         ),
         Part(
             "test_relative_error",

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..reference import layers as ref
 from ..sandbox import Limits
-from .base import AssignmentChecks, Case, Mistake, Part, make_case
+from .base import AssignmentChecks, Case, Mistake, Part, convention, make_case
 
 PAGE = "book/backprop-dense.html"
 
@@ -32,7 +32,48 @@ FORWARD_MISTAKES = (
         "right answer only when stride == pool; with stride < pool the windows overlap.",
         "maxpool-backward",
     ),
+    _mistake(
+        "pool-output-size-floor",
+        "The number of windows is H // stride",
+        "A window must fit inside the image: there are (H - pool) // stride + 1 windows per "
+        "column and (W - pool) // stride + 1 per row. H // stride counts windows that run "
+        "over the edge (it agrees only when pool == stride and H is a multiple of it).",
+        "maxpool-backward",
+    ),
+    _mistake(
+        "pool-width-from-height",
+        "The output width is computed from the height",
+        "The output has (H - pool) // stride + 1 rows and (W - pool) // stride + 1 columns. "
+        "Yours uses H for both, which is right only for square images.",
+        "maxpool-backward",
+    ),
 )
+
+
+def _pool_sizes(x: np.ndarray, pool: int, stride: int, h_out: int, w_out: int) -> np.ndarray:
+    """Max pooling with a given number of windows (windows clipped at the edge)."""
+    out = np.zeros((*x.shape[:2], h_out, w_out))
+    for i in range(h_out):
+        for j in range(w_out):
+            window = x[:, :, i * stride : i * stride + pool, j * stride : j * stride + pool]
+            out[:, :, i, j] = window.max(axis=(2, 3))
+    return out
+
+
+def _forward_variants(x, pool, stride, out):
+    h, w = x.shape[2:]
+    variants = {
+        "pool-output-size-floor": _pool_sizes(x, pool, stride, h // stride, w // stride),
+        "pool-width-from-height": _pool_sizes(x, pool, stride, *[(h - pool) // stride + 1] * 2),
+    }
+    if stride != pool:
+        variants["pool-stride-ignored"] = ref.maxpool_forward(x, pool, pool)[0]
+    return {
+        code: {"out": value}
+        for code, value in variants.items()
+        if value.shape != out.shape or not np.array_equal(value, out)
+    }
+
 
 # (label, shape, pool, stride, integer-valued data)
 FORWARD_SHAPES = [
@@ -60,9 +101,7 @@ def forward_cases(rng: np.random.Generator) -> list[Case]:
     for index, (label, shape, pool, stride, integers) in enumerate(FORWARD_SHAPES):
         x = _draw(rng, shape, integers)
         out, _ = ref.maxpool_forward(x, pool, stride)
-        variants = {}
-        if stride != pool:
-            variants["pool-stride-ignored"] = {"out": ref.maxpool_forward(x, pool, pool)[0]}
+        variants = _forward_variants(x, pool, stride, out)
         steps = [
             {
                 "call": "maxpool_forward",
@@ -91,23 +130,27 @@ BACKWARD_MISTAKES = (
         "row-major order (np.argmax of the flattened window).",
         "pool-ties",
     ),
-    _mistake(
-        "pool-gradient-to-last-tie",
-        "The gradient of a tied window goes to the last maximum",
-        "Your rule is valid mathematics (any tied entry is a subgradient), but it is not "
-        "this course's convention: the whole gradient goes to the FIRST maximum in "
-        "row-major order, the entry np.argmax picks. A comparison such as `>=` while "
-        "scanning the window keeps the last maximum instead of the first; use `>`.",
-        "pool-ties",
+    convention(
+        _mistake(
+            "pool-gradient-to-last-tie",
+            "The gradient of a tied window goes to the last maximum",
+            "Your rule is valid mathematics (any tied entry is a subgradient), but it is not "
+            "this course's convention: the whole gradient goes to the FIRST maximum in "
+            "row-major order, the entry np.argmax picks. A comparison such as `>=` while "
+            "scanning the window keeps the last maximum instead of the first; use `>`.",
+            "pool-ties",
+        )
     ),
-    _mistake(
-        "pool-gradient-split-between-ties",
-        "The gradient of a tied window is split equally between the maxima",
-        "Splitting the gradient equally between k tied entries is a valid subgradient too "
-        "(the average of the k one-winner choices), and some libraries do it. It is just not "
-        "the convention this exercise asks for: the whole gradient goes to the first maximum "
-        "in row-major order, as np.argmax chooses it. Without ties both rules agree.",
-        "pool-ties",
+    convention(
+        _mistake(
+            "pool-gradient-split-between-ties",
+            "The gradient of a tied window is split equally between the maxima",
+            "Splitting the gradient equally between k tied entries is a valid subgradient too "
+            "(the average of the k one-winner choices), and some libraries do it. It is just not "
+            "the convention this exercise asks for: the whole gradient goes to the first maximum "
+            "in row-major order, as np.argmax chooses it. Without ties both rules agree.",
+            "pool-ties",
+        )
     ),
     _mistake(
         "pool-overlap-not-accumulated",

@@ -526,6 +526,7 @@ CHECKS = AssignmentChecks(
             f"{PAGE}#bptt",
             RNN_SEQUENCE_MISTAKES,
             rnn_sequence_cases,
+            time_axis=1,
         ),
         Part(
             "test_lstm_step",
@@ -534,6 +535,7 @@ CHECKS = AssignmentChecks(
             f"{PAGE}#lstm-backward",
             LSTM_STEP_MISTAKES,
             lstm_step_cases,
+            gates=True,
         ),
         Part(
             "test_lstm_sequence",
@@ -542,6 +544,8 @@ CHECKS = AssignmentChecks(
             f"{PAGE}#lstm-backward",
             LSTM_SEQUENCE_MISTAKES,
             lstm_sequence_cases,
+            time_axis=1,
+            gates=True,
         ),
         Part(
             "test_truncated_bptt",
@@ -551,6 +555,8 @@ CHECKS = AssignmentChecks(
             TRUNCATED_MISTAKES,
             truncated_cases,
             scalars=frozenset({"loss"}),
+            time_axis=1,
+            gates=True,
         ),
     ),
 )

@@ -16,9 +16,22 @@ from ..reference import optim as ref
 from ..reference.layers import dense_backward
 from ..reference.losses import mse_loss
 from ..sandbox import Limits
-from .base import AssignmentChecks, Case, Mistake, Part, make_case
+from .base import AssignmentChecks, Case, Changed, Mistake, Part, convention, make_case
 
 PAGE = "book/optimizers.html"
+
+
+# The contract: a rule returns a new next_w and changes neither w nor dw in place.
+RULE_INPUTS = (
+    Changed(
+        "*",
+        "wrong",
+        "An update rule returns a new array next_w and leaves w and dw as they were (the "
+        "contract of this notebook): the caller may still hold w (to compare before and "
+        "after, to roll back a step) and dw (for gradient clipping, logging or accumulation). "
+        "Write next_w = w - ..., not w -= ....",
+    ),
+)
 
 
 def _mistake(code, title, explanation, label, page=PAGE):
@@ -88,12 +101,59 @@ def _momentum(w, dws, lr, mu, nesterov=False, sign_bug=False):
     return w, v
 
 
+MOMENTUM_MISTAKES = (
+    MOMENTUM_SIGN,
+    _mistake(
+        "sgd-missing-learning-rate",
+        "The learning rate is missing from the update",
+        "SGD steps by next_w = w - learning_rate * dw. Without the learning rate every step "
+        "is a whole gradient long, typically 100 to 1000 times too far.",
+        "sgd",
+    ),
+    _mistake(
+        "momentum-is-nesterov",
+        "The momentum rule takes Nesterov's look-ahead step",
+        "sgd_momentum is the heavy-ball rule: v = mu * v - lr * dw, next_w = w + v. The "
+        "look-ahead form w - mu * v_prev + (1 + mu) * v belongs to nesterov, the next part.",
+        "momentum",
+    ),
+    _mistake(
+        "hyperparameters-overwritten",
+        "The caller's hyperparameters are overwritten by the defaults",
+        "Defaults fill in only what the caller did not give: config.setdefault("
+        "'learning_rate', 1e-2), not config['learning_rate'] = 1e-2 (or config.update of "
+        "the defaults), which throws away the learning rate and momentum the caller chose.",
+        "momentum",
+    ),
+)
+
+
+def _momentum_variants(w, dws, lr, mu, given):
+    bug_w, bug_v = _momentum(w, dws, lr, mu, sign_bug=True)
+    ahead_w, ahead_v = _momentum(w, dws, lr, mu, nesterov=True)
+    variants = {
+        "momentum-sign": {"w": bug_w, "velocity": bug_v},
+        "momentum-is-nesterov": {"w": ahead_w, "velocity": ahead_v},
+    }
+    if given:
+        over_w, over_v = _momentum(w, dws, 1e-2, 0.9)
+        variants["hyperparameters-overwritten"] = {"w": over_w, "velocity": over_v}
+    return variants
+
+
 def sgd_momentum_cases(rng: np.random.Generator) -> list[Case]:
     cases = []
     w, dws = _draw(rng, (4, 3), 3)
     lr = float(10 ** rng.uniform(-3, -1))
     hyper = {"learning_rate": lr}
-    cases.append(_rule_case("sgd_momentum", 0, "three SGD steps", "sgd", w, dws, hyper, [], {}))
+    no_lr = {"sgd-missing-learning-rate": {"w": w - sum(dws)}}
+    cases.append(_rule_case("sgd_momentum", 0, "three SGD steps", "sgd", w, dws, hyper, [], no_lr))
+    w, dws = _draw(rng, (2, 3), 2)
+    label = "SGD with the default learning rate (config None)"
+    no_lr = {"sgd-missing-learning-rate": {"w": w - sum(dws), "learning_rate": np.float64(0.01)}}
+    cases.append(
+        _rule_case("sgd_momentum", 4, label, "sgd", w, dws, None, ["learning_rate"], no_lr)
+    )
     shapes = [
         ("three momentum steps", (5, 4), 3, True),
         ("five steps on a parameter of shape (2, 3, 2)", (2, 3, 2), 5, True),
@@ -106,8 +166,7 @@ def sgd_momentum_cases(rng: np.random.Generator) -> list[Case]:
         if not given:
             lr, mu = 1e-2, 0.9
         state = ["velocity"] if given else ["velocity", "learning_rate", "momentum"]
-        bug_w, bug_v = _momentum(w, dws, lr, mu, sign_bug=True)
-        variants = {"momentum-sign": {"w": bug_w, "velocity": bug_v}}
+        variants = _momentum_variants(w, dws, lr, mu, given)
         cases.append(
             _rule_case("sgd_momentum", index, label, "sgd_momentum", w, dws, hyper, state, variants)
         )
@@ -152,22 +211,40 @@ def nesterov_cases(rng: np.random.Generator) -> list[Case]:
 
 # ------------------------------------------------------------------ AdaGrad, RMSProp
 
-EPSILON_INSIDE = _mistake(
-    "epsilon-inside-sqrt",
-    "Epsilon is inside the square root",
-    "This course divides by sqrt(cache) + eps: epsilon only guards the division. Inside "
-    "the root it acts as sqrt(eps) (1e-4 for eps = 1e-8), which shrinks every step whose "
-    "gradients are small.",
-    "epsilon-placement",
+EPSILON_INSIDE = convention(
+    _mistake(
+        "epsilon-inside-sqrt",
+        "Epsilon is inside the square root",
+        "Epsilon inside the root is the convention of some libraries (Caffe2's and "
+        "MindSpore's RMSProp; Chainer's eps_inside_sqrt option); this course, like PyTorch, "
+        "divides by sqrt(cache) + eps, so "
+        "that epsilon only guards the division. Inside the root it acts as sqrt(eps) (1e-4 "
+        "for eps = 1e-8), which shrinks every step whose gradients are small.",
+        "epsilon-placement",
+    )
 )
 
 
-def _adaptive(w, dws, lr, eps, rho=None, inside=False):
+ADAPTIVE_MISTAKES = (
+    EPSILON_INSIDE,
+    _mistake(
+        "rmsprop-no-sqrt",
+        "The step is divided by the cache, not by its square root",
+        "The cache is a running mean of dw**2; its square root has the units of the "
+        "gradient: next_w = w - lr * dw / (sqrt(cache) + eps). Dividing by the cache itself "
+        "makes the step depend on 1 / |dw| and explode for small gradients.",
+        "rmsprop",
+    ),
+)
+
+
+def _adaptive(w, dws, lr, eps, rho=None, inside=False, sqrt=True):
     """(next_w, cache) of AdaGrad (rho None) or RMSProp, epsilon inside the root or not."""
     cache = np.zeros_like(w)
     for dw in dws:
         cache = cache + dw * dw if rho is None else rho * cache + (1.0 - rho) * dw * dw
         root = np.sqrt(cache + eps) if inside else np.sqrt(cache) + eps
+        root = root if sqrt else cache + eps
         w = w - lr * dw / root
     return w, cache
 
@@ -176,6 +253,7 @@ def adagrad_rmsprop_cases(rng: np.random.Generator) -> list[Case]:
     plan = [
         ("AdaGrad, three steps", "adagrad", (4, 3), 1.0, True),
         ("AdaGrad with tiny gradients (about 1e-5)", "adagrad", (5,), 1e-5, True),
+        ("AdaGrad with the default hyperparameters (config None)", "adagrad", (2, 2), 1.0, False),
         ("RMSProp, four steps", "rmsprop", (3, 3), 1.0, True),
         ("RMSProp with tiny gradients (about 1e-5)", "rmsprop", (2, 4), 1e-5, True),
         ("RMSProp with the default hyperparameters (config None)", "rmsprop", (3,), 1.0, False),
@@ -190,10 +268,14 @@ def adagrad_rmsprop_cases(rng: np.random.Generator) -> list[Case]:
             hyper["decay_rate"] = rho
         state = ["cache"]
         if not given:
-            hyper, lr, rho = None, 1e-2, 0.99
-            state = ["cache", "learning_rate", "decay_rate", "epsilon"]
+            hyper, lr, rho = None, 1e-2, (0.99 if rule == "rmsprop" else None)
+            state = ["cache", "learning_rate", "epsilon"]
+            state += ["decay_rate"] if rule == "rmsprop" else []
         bug_w, cache = _adaptive(w, dws, lr, eps, rho, inside=True)
         variants = {"epsilon-inside-sqrt": {"w": bug_w, "cache": cache}}
+        if rho is not None:
+            flat_w, _ = _adaptive(w, dws, lr, eps, rho, sqrt=False)
+            variants["rmsprop-no-sqrt"] = {"w": flat_w, "cache": cache}
         cases.append(
             _rule_case("adagrad_rmsprop", index, label, rule, w, dws, hyper, state, variants)
         )
@@ -220,16 +302,32 @@ ADAM_MISTAKES = (
         "adam-bias-correction",
     ),
     EPSILON_INSIDE,
+    _mistake(
+        "adam-counter-starts-at-one",
+        "Adam's step counter starts at 1",
+        "A fresh config has t = 0 and the first step increases it to 1, so the first bias "
+        "correction divides by 1 - beta**1. Starting t at 1 (CS231n's 2017 starter code did) "
+        "makes the first step use t = 2 and every correction too small an amount.",
+        "adam-bias-correction",
+    ),
+    _mistake(
+        "adam-counter-not-stored",
+        "Adam's step counter is never stored back in config",
+        "t must count the steps across calls: increase config['t'] itself (config['t'] += "
+        "1). A local t = config['t'] + 1 that is never written back makes every call the "
+        "first step, so the bias correction never fades.",
+        "adam-bias-correction",
+    ),
 )
 
 
-def _adam(w, dws, lr, b1, b2, eps, t0=0, correct=True, off_by_one=False, inside=False):
-    """(next_w, m, v, t) of Adam from m = v = 0 and counter t0, with the three bugs."""
+def _adam(w, dws, lr, b1, b2, eps, t0=0, correct=True, off_by_one=False, inside=False, stored=True):
+    """(next_w, m, v, t) of Adam from m = v = 0 and counter t0, with the bugs as switches."""
     m, v, t = np.zeros_like(w), np.zeros_like(w), t0
     with np.errstate(divide="ignore", invalid="ignore"):
         for dw in dws:
             used = t if off_by_one else t + 1
-            t += 1
+            t += 1 if stored else 0
             m = b1 * m + (1.0 - b1) * dw
             v = b2 * v + (1.0 - b2) * dw * dw
             m_hat = m / (1.0 - b1**used) if correct else m
@@ -266,8 +364,12 @@ def adam_cases(rng: np.random.Generator) -> list[Case]:
             ("adam-no-bias-correction", {"correct": False}),
             ("adam-step-off-by-one", {"off_by_one": True}),
             ("epsilon-inside-sqrt", {"inside": True}),
+            ("adam-counter-not-stored", {"stored": False}),
+            ("adam-counter-starts-at-one", {"t0": 1} if t0 is None else None),
         ]:
-            w_, m_, v_, t_ = _adam(w, dws, lr, b1, b2, eps, start, **switches)
+            if switches is None:  # the counter is given: where it starts does not matter
+                continue
+            w_, m_, v_, t_ = _adam(w, dws, lr, b1, b2, eps, **{"t0": start, **switches})
             variants[code] = {"w": w_, "m": m_, "v": v_, "t": np.float64(t_)}
         cases.append(_rule_case("adam", index, label, "adam", w, dws, hyper, state, variants))
     return cases
@@ -509,9 +611,10 @@ CHECKS = AssignmentChecks(
             "SGD and momentum",
             ("sgd", "sgd_momentum"),
             f"{PAGE}#momentum",
-            (MOMENTUM_SIGN,),
+            MOMENTUM_MISTAKES,
             sgd_momentum_cases,
             scalars=frozenset({"learning_rate", "momentum"}),
+            changes=RULE_INPUTS,
         ),
         Part(
             "test_nesterov",
@@ -520,15 +623,17 @@ CHECKS = AssignmentChecks(
             f"{PAGE}#nesterov",
             NESTEROV_MISTAKES,
             nesterov_cases,
+            changes=RULE_INPUTS,
         ),
         Part(
             "test_adagrad_rmsprop",
             "AdaGrad and RMSProp",
             ("adagrad", "rmsprop"),
             f"{PAGE}#rmsprop",
-            (EPSILON_INSIDE,),
+            ADAPTIVE_MISTAKES,
             adagrad_rmsprop_cases,
             scalars=frozenset({"learning_rate", "decay_rate", "epsilon"}),
+            changes=RULE_INPUTS,
         ),
         Part(
             "test_adam",
@@ -539,6 +644,8 @@ CHECKS = AssignmentChecks(
             adam_cases,
             scalars=frozenset({"t", "learning_rate", "beta1", "beta2", "epsilon"}),
             nonfinite_mistake="adam-step-off-by-one",
+            loose=frozenset({"t"}),  # a mistake is named on w, m, v whatever t does
+            changes=RULE_INPUTS,
         ),
         Part(
             "test_schedules",

@@ -147,6 +147,16 @@ def _ks_uniform(u: np.ndarray) -> float:
     return float(max(upper.max(), lower.max()))
 
 
+def _evenly_spaced(samples: np.ndarray) -> bool:
+    """Sorted values whose logs (or values) are evenly spaced, as np.logspace gives."""
+    ordered = np.sort(samples)
+    for values in (np.log10(ordered), ordered):
+        gaps = np.diff(values)
+        if gaps.size and np.all(gaps > 0) and np.ptp(gaps) <= 1e-6 * np.mean(gaps):
+            return True
+    return False
+
+
 def judge_sampler(part: Part, case: ScoredCase, outcome: Outcome):
     facts = case.facts
     low, high, n = facts["low"], facts["high"], facts["n"]
@@ -167,7 +177,9 @@ def judge_sampler(part: Part, case: ScoredCase, outcome: Outcome):
     span = math.log10(high) - math.log10(low)
     log_distance = _ks_uniform((np.log10(samples) - math.log10(low)) / span)
     linear_distance = _ks_uniform((samples - low) / (high - low))
-    ascending = float(np.mean(np.diff(samples) > 0))
+    steps = np.diff(samples)
+    moving = steps[steps != 0]  # ties between neighbours are neither up nor down
+    ascending = float(np.mean(moving > 0)) if moving.size else 0.5
     problems, mistake = [], None
     if log_distance > allowed:
         share = float(np.mean(samples >= high / 10))
@@ -183,7 +195,8 @@ def judge_sampler(part: Part, case: ScoredCase, outcome: Outcome):
             f"{ascending:.0%} of consecutive samples increase (about 50% for independent "
             "draws): the values are ordered, not random"
         )
-        mistake = mistake or "grid-instead-of-random"
+        if _evenly_spaced(samples):  # the catalogued grid, not just any ordering
+            mistake = mistake or "grid-instead-of-random"
     if again.shape != samples.shape or not np.array_equal(again, samples):
         problems.append("a second call with a generator made from the same seed gave other samples")
         mistake = mistake or "sampler-ignores-generator"

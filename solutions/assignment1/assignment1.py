@@ -19,6 +19,13 @@
 #   respect to the input and to each parameter. A layer without parameters returns `dx`
 #   alone. `dout` always has the shape of `out`; every gradient has the shape of the
 #   array it differentiates.
+# * **Arrays you are given stay as they were.** The grader compares every argument after
+#   the call with what it passed: a forward pass (or a loss) that changes `x` in place
+#   (`out = x; out[out < 0] = 0`) is wrong and loses the case, because the caller still
+#   uses `x` (the cache, the next layer, accuracy on the same batch).
+#   A backward pass that changes the upstream gradient it receives (`dout[mask] = 0`,
+#   `dnext_c += ...`) keeps its points but gets a warning: it breaks a network in
+#   which one gradient feeds two branches.
 #
 # Work in float64 and without Python loops over the batch. Each graded part ends with a
 # cell of **visible self-checks**: run it; if it prints nothing alarming and raises no

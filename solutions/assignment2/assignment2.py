@@ -28,7 +28,11 @@
 #   a **sum** over the batch;
 # * training is full-batch gradient descent on the mean squared error of assignment 1,
 #   `mse_loss(a, y)` in the setup cell, with the update `param = param - lr * grad`;
-# * a prediction is "class 1" when the output is above 0.5 (`accuracy` in the setup cell).
+# * a prediction is "class 1" when the output is above 0.5 (`accuracy` in the setup cell);
+# * the arrays you are given stay as they were (the grader checks them after each call):
+#   a forward pass that changes `x` loses the case; a training function that updates the
+#   caller's starting `w` or `b` in place, or a backward pass that changes `da`, keeps its
+#   points with a warning (the next run from the same start would start elsewhere).
 #
 # The book trains the same models with cross-entropy instead of squared error; the
 # conclusions are the same, only the numbers differ.

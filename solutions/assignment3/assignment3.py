@@ -35,7 +35,9 @@
 #   (a sum over the other axes), and `dz` carries the same single `1/N`;
 # * the MSE has the factor 1/2: `sum((a - y)**2) / (2 N)`;
 # * the losses must stay finite for logits of any finite size (we test up to 1e4);
-# * `loss` is a Python or NumPy float; `dz` has exactly the shape of `z`.
+# * `loss` is a Python or NumPy float; `dz` has exactly the shape of `z`;
+# * `z` and `y` stay as they were (the grader checks them after the call): a loss that
+#   changes the caller's logits or labels in place is wrong and loses the case.
 #
 # Only the cells marked "YOUR CODE HERE" are graded. Do not rename the functions.
 

@@ -23,12 +23,18 @@
 #
 # * `numerical_gradient(f, x, h)` uses the **centred** difference
 #   `(f(x + h e_i) - f(x - h e_i)) / (2 h)` for every entry `i` of `x`, one entry at a
-#   time, and leaves `x` exactly as it found it;
+#   time, and leaves `x` exactly as it found it. It perturbs `x` **itself**, in place:
+#   the functions it checks are often closures that ignore their argument and read the
+#   caller's `x` (`numerical_gradient(lambda _: loss(x), x)`), so perturbing a copy
+#   measures nothing; an `x` not restored when the function returns loses the case;
 # * `relative_error(a, b)` is the largest over all entries of
 #   `|a - b| / max(|a| + |b|, 1e-8)`: symmetric in `a` and `b`, with a floor of `1e-8`
 #   so that entries that are 0 in both arrays give 0 instead of 0 / 0;
 # * the repaired layers follow the contract of the earlier assignments: the backward
-#   pass returns the gradient with respect to the input, with the input's shape.
+#   pass returns the gradient with respect to the input, with the input's shape, and
+#   changes neither `x` (a loss of points) nor `dout` (a warning) in place;
+# * at a kink (a hinge term exactly 0) the course takes the slope 0 there; another
+#   subgradient is another convention, and the feedback says so.
 #
 # Only the cells marked "YOUR CODE HERE" are graded. Do not rename the functions.
 

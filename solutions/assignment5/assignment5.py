@@ -28,7 +28,10 @@
 #   that window goes to the **first** of them in row-major order (scan the window row by
 #   row, left to right; this is what `np.argmax` of the flattened window returns);
 # * when windows overlap, one input entry can be the maximum of several windows: its
-#   gradient is the **sum** of the gradients of all those windows.
+#   gradient is the **sum** of the gradients of all those windows;
+# * `x` stays as it was (a loss of points) and `dout` too (a warning): the grader checks
+#   both after each call. Where another library's tie rule differs from this one (last
+#   maximum, an equal split), the feedback names that convention.
 #
 # The layer contract is the one of assignment 1: `maxpool_forward(x, pool, stride)`
 # returns `(out, cache)`, `maxpool_backward(dout, cache)` returns `dx` alone (the layer

@@ -20,7 +20,12 @@
 # * `thing_forward(...)` returns the outputs and a `cache` (anything you like: only your
 #   own backward pass reads it);
 # * `thing_backward(dout..., cache)` returns the gradient of the loss with respect to each
-#   input and parameter, each with the shape of what it differentiates.
+#   input and parameter, each with the shape of what it differentiates;
+# * the arrays you are given stay as they were: the grader checks them after every call.
+#   A forward pass that changes `x`, `h0`, `c0` or a weight loses the case; a backward
+#   pass that changes `dh`, `dnext_h` or `dnext_c` in place (`dnext_c += ...`) keeps its
+#   points with a warning, since the same array often feeds two branches (the output
+#   layer and the next time step).
 #
 # Shapes: `N` sequences in a batch, `T` time steps, `D` input features, `H` hidden units.
 # A sequence is stored batch first: `x` has shape `(N, T, D)`, the hidden states `h` have

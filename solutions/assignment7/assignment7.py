@@ -26,7 +26,8 @@
 #   state array starts at zeros of `w`'s shape. Store the new state back in `config`
 #   and return it: the caller passes the same dict to the next step. One config per
 #   parameter array.
-# * Return a **new** array `next_w`; do not modify `w` or `dw` in place.
+# * Return a **new** array `next_w`; do not modify `w` or `dw` in place (the grader checks
+#   both after each call; `w -= lr * dw` loses the case).
 #
 # The conventions of this course (sources differ on each of them, the grader does not):
 #
@@ -40,7 +41,10 @@
 # | Adam | see Part 4 | `learning_rate=1e-3`, `beta1=0.9`, `beta2=0.999`, `epsilon=1e-8` |
 #
 # State keys: `velocity` (momentum, Nesterov), `cache` (AdaGrad, RMSProp), `m`, `v` and
-# `t` (Adam). Epsilon is always **outside** the square root.
+# `t` (Adam). Epsilon is always **outside** the square root (PyTorch's convention; Caffe2
+# and MindSpore put it inside for RMSProp), and Adam increases `t` **before** the bias correction, so
+# the first step uses `t = 1`. Following another source's convention costs the case, and
+# the feedback names the convention you used.
 #
 # The hidden checks call your rule several times in a row with one config, read the state
 # back from it, and also start from a config that already holds some state. Only the

@@ -23,7 +23,8 @@
 #
 # Conventions: a softmax cross-entropy **averaged over the batch**; the L2 penalty
 # `0.5 * reg * sum(W**2)` on the **weights only** (not on the biases), added to that mean;
-# ReLU with subgradient 0 at 0. Only NumPy (and scikit-learn for the data and the SVMs
+# ReLU with subgradient 0 at 0. The arrays you are given (data, parameters) stay as they
+# were: the grader checks them after each call. Only NumPy (and scikit-learn for the data and the SVMs
 # in the self-checks). Only the cells marked "YOUR CODE HERE" are graded; do not rename
 # the functions.
 
