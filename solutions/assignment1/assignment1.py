@@ -11,7 +11,7 @@
 #
 # **Read first:** the chapter [*Backpropagation through dense, activation and pooling
 # layers*](https://backprop-course.example.org/book/backprop-dense.html) of the course
-# book, sections 1.1 to 1.8 (up to *Putting it together*).
+# book, from the beginning to the section *Putting it together: a tiny regression*.
 #
 # You will write five small NumPy functions. Every layer follows one contract:
 #

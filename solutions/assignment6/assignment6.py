@@ -528,6 +528,7 @@ loss, dx, dWx, dWh, db, h_last, c_last = lstm_truncated_bptt(x, h0, c0, Wx, Wh, 
 expect_close("loss (k = 3)", loss, full_loss, tol=1e-10, hint="Carry (h, c) into the next chunk.")
 expect_close("h_last", h_last, h[:, -1], tol=1e-12, hint="The state after the last step.")
 
+
 # ... but each chunk's gradient treats the chunk's starting state as a constant: the
 # numerical gradient of the summed chunk losses, with every chunk started from the
 # (fixed) state the unperturbed forward pass reached there.
