@@ -1,6 +1,8 @@
 """The built book works in a real browser: math typeset, images loaded, no console
 errors, no requests leaving the machine, next/previous links walk the table of contents,
-and the search page finds pages.
+the search page finds pages, and every page is readable at a desktop (1280 px) and a
+phone (390 px) width: no equation, output, table or figure spills out of the text column
+(wide ones scroll in a box of their own) and no figure text renders below 9 px.
 
 One cold build of the book (as in test_book.py), served on 127.0.0.1 by a thread of this
 process, visited by headless Chromium through Playwright. Every page listed in the
@@ -85,6 +87,57 @@ MATH_JS = """
   };
 }
 """
+# Elements of the article that stick out of its column, unless a scroll box (an ancestor
+# or the element itself with overflow-x auto/scroll) that fits the column holds them.
+OVERFLOW_JS = """
+() => {
+  const article = document.querySelector("article.bd-article");
+  if (!article) return ["no article.bd-article on the page"];
+  const limit = article.getBoundingClientRect().right + 1;
+  const selector = "div.math, mjx-container[display='true'], div.cell_output pre, " +
+                   "div.output pre, table, figure, img";
+  const scrollBox = el => {
+    for (let e = el; e && e !== article; e = e.parentElement) {
+      const o = getComputedStyle(e).overflowX;
+      if (o === "auto" || o === "scroll") return e;
+    }
+    return null;
+  };
+  const bad = [];
+  for (const el of article.querySelectorAll(selector)) {
+    const rect = (scrollBox(el) || el).getBoundingClientRect();
+    if (rect.width > 0 && rect.right > limit) {
+      const text = (el.textContent || el.getAttribute("src") || "").trim().slice(0, 60);
+      bad.push(`${el.tagName.toLowerCase()} by ${Math.round(rect.right - limit)} px: ${text}`);
+    }
+  }
+  return bad;
+}
+"""
+# The smallest text of every figure as rendered: figures are SVG with real <text>
+# (svg.fonttype none in book/matplotlibrc), whose font size in viewBox units times the
+# displayed width over the viewBox width is the size on screen, in CSS px.
+FIGURE_TEXT_JS = """
+async () => {
+  const out = [];
+  for (const img of document.querySelectorAll("article.bd-article img")) {
+    const src = img.currentSrc || img.src;
+    if (!src.endsWith(".svg")) { out.push({src, px: null}); continue; }
+    const svg = await (await fetch(src)).text();
+    const box = svg.match(/viewBox="[-\\d.]+ [-\\d.]+ ([\\d.]+) [\\d.]+"/);
+    // Stretchy delimiters (a radical sign drawn from a STIXSize font) are sized to
+    // the formula, not text: they are left out.
+    const sizes = [...svg.matchAll(/font(?:-size)?:\\s*([\\d.]+)px(?![^"]*STIXSize)/g)]
+      .map(m => +m[1]);
+    if (!box || !sizes.length || !img.clientWidth) { out.push({src, px: Infinity}); continue; }
+    out.push({src, px: Math.min(...sizes) * img.clientWidth / +box[1]});
+  }
+  return out;
+}
+"""
+MIN_FIGURE_TEXT_PX = 9
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
 TOC_JS = """
 () => [...document.querySelectorAll("nav.bd-docs-nav a.reference.internal")].map(a => a.href)
 """
@@ -97,6 +150,8 @@ class PageReport:
     url: str
     math: dict = field(default_factory=dict)
     images: list[dict] = field(default_factory=list)
+    overflow: dict[int, list[str]] = field(default_factory=dict)  # viewport width -> problems
+    figure_text: list[dict] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
     screenshot: Path | None = None
 
@@ -167,7 +222,7 @@ def new_context(browser, base_url: str):
     a first visit) that aborts and records every request not addressed to the local server."""
     contexts = []
 
-    def make():
+    def make(viewport: dict | None = None):
         requests = Requests()
 
         def route(route) -> None:
@@ -182,7 +237,7 @@ def new_context(browser, base_url: str):
             if response.status >= 400:
                 requests.failed.append(f"{response.status} {response.url}")
 
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context = browser.new_context(viewport=viewport or DESKTOP)
         context.set_default_timeout(TIMEOUT_MS)
         context.route("**/*", route)
         context.on("response", record_response)
@@ -236,10 +291,21 @@ def site(new_context, base_url: str) -> Site:
         page.evaluate(MATHJAX_READY_JS)
         report.math = page.evaluate(MATH_JS)
         report.images = page.evaluate(IMAGES_JS)
+        report.overflow[DESKTOP["width"]] = page.evaluate(OVERFLOW_JS)
+        report.figure_text = page.evaluate(FIGURE_TEXT_JS)
         # Whole page as JPEG: a long chapter as PNG takes several MB and seconds to encode.
         report.screenshot = SCREENSHOTS / f"{page_name(url)}.jpg"
         page.screenshot(path=str(report.screenshot), full_page=True, type="jpeg", quality=70)
         reports[url] = report
+        page.close()
+    # The same pages on a phone.
+    phone = new_context(PHONE)[0]
+    for url, report in reports.items():
+        page = phone.new_page()
+        page.goto(url, wait_until="load")
+        page.evaluate(MATHJAX_READY_JS)
+        page.evaluate(IMAGES_JS)
+        report.overflow[PHONE["width"]] = page.evaluate(OVERFLOW_JS)
         page.close()
     return Site(base_url, pages, reports, requests.external, requests.failed)
 
@@ -275,6 +341,28 @@ def test_every_image_loads(site: Site) -> None:
     ]
     assert sum(len(r.images) for r in site.reports.values()), "the book has no images at all"
     assert not broken, "images that did not load:\n" + "\n".join(broken)
+
+
+@pytest.mark.parametrize("width", [DESKTOP["width"], PHONE["width"]])
+def test_nothing_spills_out_of_the_column(site: Site, width: int) -> None:
+    problems = [
+        f"{url}: {problem}"
+        for url, report in site.reports.items()
+        for problem in report.overflow[width]
+    ]
+    assert not problems, f"at {width} px, outside the text column:\n" + "\n".join(problems)
+
+
+def test_figure_text_is_readable(site: Site) -> None:
+    figures = [(url, f) for url, r in site.reports.items() for f in r.figure_text]
+    assert figures, "the book has no figures"
+    small = [
+        f"{url}: {f['src'].rsplit('/', 1)[-1]} "
+        + ("is not SVG" if f["px"] is None else f"has text of {f['px']:.1f} px")
+        for url, f in figures
+        if f["px"] is None or f["px"] < MIN_FIGURE_TEXT_PX
+    ]
+    assert not small, f"figure text below {MIN_FIGURE_TEXT_PX} px at 1280 px:\n" + "\n".join(small)
 
 
 def test_no_console_errors(site: Site) -> None:

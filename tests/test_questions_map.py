@@ -26,3 +26,9 @@ def test_every_learner_question_has_a_section_that_links_to_the_book():
         assert label in text, f"Q{n} has no section"
         section = text.split(label, 1)[1].split("\n(q", 1)[0]
         assert "{ref}`" in section, f"Q{n} links to no book section"
+
+
+def test_questions_are_listed_in_order():
+    text = (ROOT / "book" / "questions.md").read_text(encoding="utf-8")
+    numbers = [int(n) for n in re.findall(r"^### Q(\d+)\.", text, re.MULTILINE)]
+    assert numbers == list(range(1, 18))

@@ -9,10 +9,11 @@
 # %% [markdown]
 # # Assignment 2: a neuron needs a bias, and XOR needs a hidden layer
 #
-# **Read first:** the chapter *Bias* of the course book (sections *The geometry of a
+# **Read first:** the chapter [*Bias*](https://backprop-course.example.org/book/bias.html) of the course book (sections *The geometry of a
 # decision boundary*, *AND without a bias*, *XOR needs a hidden layer* and *A debugging
 # procedure for small networks*), and the section *Why the bias gradient is a sum over
-# the batch* in *Backpropagation through dense, activation and pooling layers*.
+# the batch* in [*Backpropagation through dense, activation and pooling
+# layers*](https://backprop-course.example.org/book/backprop-dense.html#bias-gradient).
 #
 # You will build, train and break two tiny models, in the order the book recommends
 # for debugging (learner question Q16): first **one sigmoid neuron on AND**, with and
@@ -89,6 +90,25 @@ def rel_error(a, b):
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8)))
 
 
+def expect_shape(name, got, shape):
+    """Fail with a message that names the array unless np.shape(got) == shape."""
+    assert np.shape(got) == tuple(shape), (
+        f"{name} should have shape {tuple(shape)}, but it has shape {np.shape(got)}"
+    )
+
+
+def expect_close(name, got, expected, tol=1e-7, hint=""):
+    """Fail, naming the array and showing expected and got, unless they agree to tol."""
+    expected = np.asarray(expected, dtype=float)
+    expect_shape(name, got, expected.shape)
+    a, b = np.asarray(got, dtype=float), expected
+    error = float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8), initial=0.0))
+    assert error < tol, (
+        f"{name} is wrong (relative error {error:.1e}, should be below {tol:.0e}). {hint}"
+        f"\nexpected:\n{expected}\ngot:\n{a}"
+    )
+
+
 # %% [markdown]
 # ## Part 1: one sigmoid neuron on AND, with and without a bias (5 points)
 #
@@ -162,8 +182,8 @@ def train_neuron(x, y, w, b, lr, steps, use_bias=True):
 # The forward pass, worked out by hand: w = (1, 1), b = -1.5 and x = (1, 1) give
 # z = 0.5 and sigmoid(0.5) = 0.6225; x = (0, 1) gives z = -0.5 and 0.3775.
 a, _ = neuron_forward(np.array([[1.0, 1.0], [0.0, 1.0]]), np.ones((2, 1)), np.array([-1.5]))
-assert a.shape == (2, 1), f"a should have shape (2, 1), not {a.shape}"
-assert rel_error(a, [[0.6224593312], [0.3775406688]]) < 1e-9
+expect_shape("a", a, (2, 1))
+expect_close("a", a, [[0.6224593312], [0.3775406688]], tol=1e-9)
 
 # The backward pass against centred differences.
 rng = np.random.default_rng(0)
@@ -171,15 +191,16 @@ x, w, b = rng.standard_normal((5, 3)), rng.standard_normal((3, 1)), rng.standard
 da = rng.standard_normal((5, 1))
 _, cache = neuron_forward(x, w, b)
 dx, dw, db = neuron_backward(da, cache)
-assert dx.shape == x.shape and dw.shape == w.shape, "dx and dw have the shapes of x and w"
-assert db.shape == (1,), f"db should have the shape of b, (1,), not {db.shape}"
+expect_shape("dx", dx, x.shape)
+expect_shape("dw", dw, w.shape)
+expect_shape("db", db, (1,))
 for name, analytic, numeric in [
     ("dx", dx, numerical_gradient_array(lambda v: neuron_forward(v, w, b)[0], x, da)),
     ("dw", dw, numerical_gradient_array(lambda v: neuron_forward(x, v, b)[0], w, da)),
     ("db", db, numerical_gradient_array(lambda v: neuron_forward(x, w, v)[0], b, da)),
 ]:
     print(f"{name} relative error: {rel_error(analytic, numeric):.2e} (should be below 1e-7)")
-    assert rel_error(analytic, numeric) < 1e-7, f"{name} disagrees with the numerical gradient"
+    expect_close(name, analytic, numeric, tol=1e-7, hint="Expected is the numerical gradient.")
 
 # AND with a bias: every example right.
 w0, b0 = np.array([[0.3], [-0.2]]), np.array([0.1])
@@ -273,7 +294,7 @@ rng = np.random.default_rng(1)
 x = rng.standard_normal((5, 3))
 params = [rng.standard_normal(s) for s in [(3, 4), (4,), (4, 2), (2,)]]
 out, cache = two_layer_forward(x, *params)
-assert out.shape == (5, 2), f"out should have shape (N, K) = (5, 2), not {out.shape}"
+expect_shape("out", out, (5, 2))
 dout = rng.standard_normal((5, 2))
 grads = two_layer_backward(dout, cache)
 names = ["dx", "dw1", "db1", "dw2", "db2"]
@@ -288,7 +309,7 @@ for index, (name, grad) in enumerate(zip(names, grads, strict=True)):
     numeric = numerical_gradient_array(forward_of, arrays[index], dout)
     assert grad.shape == arrays[index].shape, f"{name} should have shape {arrays[index].shape}"
     print(f"{name} relative error: {rel_error(grad, numeric):.2e} (should be below 1e-7)")
-    assert rel_error(grad, numeric) < 1e-7, f"{name} disagrees with the numerical gradient"
+    expect_close(name, grad, numeric, tol=1e-7, hint="Expected is the numerical gradient.")
 
 # XOR with three hidden units, from a fixed start.
 start = np.random.default_rng(3)

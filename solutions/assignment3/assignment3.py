@@ -9,7 +9,8 @@
 # %% [markdown]
 # # Assignment 3: output deltas and losses on logits
 #
-# **Read first:** the chapter *Output-layer deltas* of the course book (sections *MSE
+# **Read first:** the chapter [*Output-layer deltas*](https://backprop-course.example.org/book/output-deltas.html) of the
+# course book (sections *MSE
 # with a sigmoid output*, *Sigmoid output with binary cross-entropy*, *Softmax output
 # with cross-entropy*, *Why the argument is called "logits"*, *Computing softmax and
 # log-softmax stably* and *Keeping f'(z) under cross-entropy is wrong*).
@@ -75,6 +76,25 @@ def rel_error(a, b):
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8)))
 
 
+def expect_shape(name, got, shape):
+    """Fail with a message that names the array unless np.shape(got) == shape."""
+    assert np.shape(got) == tuple(shape), (
+        f"{name} should have shape {tuple(shape)}, but it has shape {np.shape(got)}"
+    )
+
+
+def expect_close(name, got, expected, tol=1e-7, hint=""):
+    """Fail, naming the array and showing expected and got, unless they agree to tol."""
+    expected = np.asarray(expected, dtype=float)
+    expect_shape(name, got, expected.shape)
+    a, b = np.asarray(got, dtype=float), expected
+    error = float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8), initial=0.0))
+    assert error < tol, (
+        f"{name} is wrong (relative error {error:.1e}, should be below {tol:.0e}). {hint}"
+        f"\nexpected:\n{expected}\ngot:\n{a}"
+    )
+
+
 # %% [markdown]
 # ## Part 1: a sigmoid output with the mean squared error (3 points)
 #
@@ -105,11 +125,11 @@ z = np.linspace(-2.0, 2.0, num=6).reshape(3, 2)
 y = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.25]])
 loss, dz = sigmoid_mse_loss(z, y)
 print("loss:", loss, "(should be 0.29861...)")
-assert abs(loss - 0.2986173368585) < 1e-9
-assert dz.shape == z.shape, f"dz should have shape {z.shape}, not {dz.shape}"
+expect_close("loss", loss, 0.2986173368585, tol=1e-9)
+expect_shape("dz", dz, z.shape)
 dz_num = numerical_gradient(lambda v: sigmoid_mse_loss(v, y)[0], z)
 print(f"dz relative error: {rel_error(dz, dz_num):.2e} (should be below 1e-7)")
-assert rel_error(dz, dz_num) < 1e-7
+expect_close("dz", dz, dz_num, tol=1e-7)
 
 # %% [markdown]
 # ## Part 2: a sigmoid output with binary cross-entropy, on logits (4 points)
@@ -144,10 +164,10 @@ z = np.linspace(-3.0, 3.0, num=8).reshape(4, 2)
 y = np.array([[0.0, 1.0], [1.0, 1.0], [0.0, 0.0], [1.0, 0.3]])
 loss, dz = sigmoid_bce_loss(z, y)
 print("loss:", loss, "(should be 2.37048...)")
-assert abs(loss - 2.370483044829) < 1e-9
+expect_close("loss", loss, 2.370483044829, tol=1e-9)
 dz_num = numerical_gradient(lambda v: sigmoid_bce_loss(v, y)[0], z)
 print(f"dz relative error: {rel_error(dz, dz_num):.2e} (should be below 1e-7)")
-assert rel_error(dz, dz_num) < 1e-7
+expect_close("dz", dz, dz_num, tol=1e-7)
 
 # Q7 in numbers: the delta with the sigmoid derivative multiplied in is off by the factor
 # a * (1 - a), which is at most 1/4: the gradient check fails by about an order of magnitude.
@@ -155,11 +175,11 @@ a = sigmoid(z)
 wrong = dz * a * (1 - a)
 print(f"with the extra a * (1 - a): relative error {rel_error(wrong, dz_num):.2f}")
 
-with np.errstate(over="raise", divide="raise", invalid="raise"):
+with np.errstate(all="ignore"):  # graded: finite, exact values; warnings are not
     big_loss, big_dz = sigmoid_bce_loss(np.array([[-1000.0, 40.0], [1000.0, -40.0]]), np.eye(2))
 print("loss at logits of +-1000 and +-40:", big_loss)
 assert np.isfinite(big_loss) and np.all(np.isfinite(big_dz)), "the loss is not stable"
-assert abs(big_loss - 1040.0) < 1e-9
+expect_close("big_loss", big_loss, 1040.0, tol=1e-9)
 
 # %% [markdown]
 # ## Part 3: softmax cross-entropy with integer labels (5 points)
@@ -201,24 +221,24 @@ z = np.linspace(-1.0, 2.0, num=12).reshape(3, 4)
 y = np.array([3, 0, 1])
 loss, dz = softmax_cross_entropy(z, y)
 print("loss:", loss, "(should be 1.47776...)")
-assert abs(loss - 1.477755746103) < 1e-9
-assert dz.shape == z.shape, f"dz should have shape {z.shape}, not {dz.shape}"
+expect_close("loss", loss, 1.477755746103, tol=1e-9)
+expect_shape("dz", dz, z.shape)
 dz_num = numerical_gradient(lambda v: softmax_cross_entropy(v, y)[0], z)
 print(f"dz relative error: {rel_error(dz, dz_num):.2e} (should be below 1e-7)")
-assert rel_error(dz, dz_num) < 1e-7
+expect_close("dz", dz, dz_num, tol=1e-7)
 assert abs(dz.sum()) < 1e-12, "each row of softmax - onehot sums to 0"
 
 loss, _ = softmax_cross_entropy(np.zeros((5, 10)), np.arange(5))
 print("loss at equal logits:", loss, "(chance level ln 10 = 2.302...)")
-assert abs(loss - np.log(10)) < 1e-12
+expect_close("loss", loss, np.log(10), tol=1e-12)
 
-with np.errstate(over="raise", divide="raise", invalid="raise"):
+with np.errstate(all="ignore"):  # graded: finite, exact values; warnings are not
     loss, dz = softmax_cross_entropy(
         np.array([[1e4, 0.0, -1e4], [0.0, 1e4, 5e3]]), np.array([2, 1])
     )
 print("loss at logits of 1e4:", loss)
 assert np.isfinite(loss) and np.all(np.isfinite(dz)), "the softmax is not stable"
-assert abs(loss - 1e4) < 1e-6
+expect_close("loss", loss, 1e4, tol=1e-6)
 
 # %% [markdown]
 # ## Before you submit

@@ -9,7 +9,8 @@
 # %% [markdown]
 # # Assignment 4: gradient checking, and three broken layers to repair
 #
-# **Read first:** the chapter *Gradient checking and debugging* of the course book
+# **Read first:** the chapter [*Gradient checking and
+# debugging*](https://backprop-course.example.org/book/gradient-checking.html) of the course book
 # (sections *Centred differences*, *Comparing two gradients: the relative error*, *How
 # small is small enough*, *Kinks: where the derivative does not exist* and *A debugging
 # procedure that works*).
@@ -92,6 +93,25 @@ def hinge_loss_broken(scores, y):
     return loss, dscores / n
 
 
+def expect_shape(name, got, shape):
+    """Fail with a message that names the array unless np.shape(got) == shape."""
+    assert np.shape(got) == tuple(shape), (
+        f"{name} should have shape {tuple(shape)}, but it has shape {np.shape(got)}"
+    )
+
+
+def expect_close(name, got, expected, tol=1e-7, hint=""):
+    """Fail, naming the array and showing expected and got, unless they agree to tol."""
+    expected = np.asarray(expected, dtype=float)
+    expect_shape(name, got, expected.shape)
+    a, b = np.asarray(got, dtype=float), expected
+    error = float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8), initial=0.0))
+    assert error < tol, (
+        f"{name} is wrong (relative error {error:.1e}, should be below {tol:.0e}). {hint}"
+        f"\nexpected:\n{expected}\ngot:\n{a}"
+    )
+
+
 # %% [markdown]
 # ## Part 1: the numerical gradient (4 points)
 #
@@ -130,7 +150,7 @@ def numerical_gradient(f, x, h=1e-5):
 x = np.linspace(-1.0, 1.0, num=6).reshape(2, 3)
 x_before = x.copy()
 grad = numerical_gradient(lambda v: float(np.sum(v**3)), x, h=1e-4)
-assert grad.shape == x.shape, f"grad should have the shape of x, {x.shape}, not {grad.shape}"
+expect_shape("grad", grad, x.shape)
 assert np.array_equal(x, x_before), "x must be exactly as it was before the call"
 error = np.max(np.abs(grad - 3 * x**2))
 print(f"largest error on sum(x**3) with h = 1e-4: {error:.1e} (centred: about h**2 = 1e-8)")
@@ -141,7 +161,7 @@ a = np.array([[2.0, 1.0, 0.0], [1.0, 3.0, 1.0], [0.0, 1.0, 4.0]])
 x = np.array([0.5, -1.0, 2.0])
 grad = numerical_gradient(lambda v: float(0.5 * v @ a @ v), x, h=1e-3)
 print("gradient of 0.5 x.A.x:", grad, " exact:", a @ x)
-assert np.allclose(grad, a @ x, rtol=1e-9, atol=1e-9)
+expect_close("grad", grad, a @ x, tol=1e-9, hint="The gradient of 0.5 x^T A x is A x.")
 
 # %% [markdown]
 # ## Part 2: the relative error (2 points)
@@ -202,7 +222,7 @@ numeric = numerical_gradient(lambda v: float(np.sum(tanh_forward(v)[0] * dout)),
 _, cache = tanh_forward(x)
 print(f"broken:   {relative_error(tanh_backward_broken(dout, cache), numeric):.1e}")
 print(f"repaired: {relative_error(tanh_backward(dout, cache), numeric):.1e} (below 1e-7)")
-assert relative_error(tanh_backward(dout, cache), numeric) < 1e-7
+expect_close("dx", tanh_backward(dout, cache), numeric, hint="Expected is the numerical gradient.")
 
 # %% [markdown]
 # ## Part 4: repair the softmax layer (2 points)
@@ -233,7 +253,9 @@ numeric = numerical_gradient(lambda v: float(np.sum(softmax_forward(v)[0] * dout
 s, cache = softmax_forward(x)
 print(f"broken:   {relative_error(softmax_backward_broken(dout, cache), numeric):.1e}")
 print(f"repaired: {relative_error(softmax_backward(dout, cache), numeric):.1e} (below 1e-7)")
-assert relative_error(softmax_backward(dout, cache), numeric) < 1e-7
+expect_close(
+    "dx", softmax_backward(dout, cache), numeric, hint="Expected is the numerical gradient."
+)
 
 # %% [markdown]
 # ## Part 5: repair the hinge loss (2 points)
@@ -274,13 +296,15 @@ numeric = numerical_gradient(lambda v: hinge_loss_broken(v, y)[0], scores)
 print(f"broken:   {relative_error(hinge_loss_broken(scores, y)[1], numeric):.1e}")
 loss, dscores = hinge_loss(scores, y)
 print(f"repaired: {relative_error(dscores, numeric):.1e} (below 1e-7)")
-assert abs(loss - hinge_loss_broken(scores, y)[0]) < 1e-12, "the loss itself was right"
-assert relative_error(dscores, numeric) < 1e-7
+expect_close(
+    "loss", loss, hinge_loss_broken(scores, y)[0], tol=1e-12, hint="The loss itself was right."
+)
+expect_close("dscores", dscores, numeric, hint="Expected is the numerical gradient.")
 
 # At a kink: scores (2, 1, 0) with label 1 give the terms 2 - 1 + 1 = 2 (violated) and
 # 0 - 1 + 1 = 0 (exactly at the kink: not violated).
 _, dscores = hinge_loss(np.array([[2.0, 1.0, 0.0]]), np.array([1]))
-assert np.array_equal(dscores, [[1.0, -1.0, 0.0]]), dscores
+expect_close("dscores", dscores, [[1.0, -1.0, 0.0]], tol=1e-12)
 
 # %% [markdown]
 # ## Before you submit

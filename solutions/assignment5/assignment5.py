@@ -10,8 +10,8 @@
 # # Assignment 5: max pooling, forward and backward, with ties
 #
 # **Read first:** the sections *Max pooling backward* and *Ties: several entries share
-# the maximum* of the chapter *Backpropagation through dense, activation and pooling
-# layers* of the course book.
+# the maximum* of the chapter [*Backpropagation through dense, activation and pooling
+# layers*](https://backprop-course.example.org/book/backprop-dense.html#maxpool-backward) of the course book.
 #
 # Max pooling slides a `pool` x `pool` window over every channel of an image, `stride`
 # pixels at a time, and keeps the largest entry of each window. You will write its
@@ -68,6 +68,25 @@ def rel_error(a, b):
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8)))
 
 
+def expect_shape(name, got, shape):
+    """Fail with a message that names the array unless np.shape(got) == shape."""
+    assert np.shape(got) == tuple(shape), (
+        f"{name} should have shape {tuple(shape)}, but it has shape {np.shape(got)}"
+    )
+
+
+def expect_close(name, got, expected, tol=1e-7, hint=""):
+    """Fail, naming the array and showing expected and got, unless they agree to tol."""
+    expected = np.asarray(expected, dtype=float)
+    expect_shape(name, got, expected.shape)
+    a, b = np.asarray(got, dtype=float), expected
+    error = float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8), initial=0.0))
+    assert error < tol, (
+        f"{name} is wrong (relative error {error:.1e}, should be below {tol:.0e}). {hint}"
+        f"\nexpected:\n{expected}\ngot:\n{a}"
+    )
+
+
 # %% [markdown]
 # ## Part 1: the forward pass (3 points)
 #
@@ -102,13 +121,13 @@ def maxpool_forward(x, pool=2, stride=2):
 # %% nbgrader={"grade": true, "grade_id": "test_maxpool_forward", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 x = np.arange(2 * 1 * 4 * 4, dtype=float).reshape(2, 1, 4, 4) % 7
 out, _ = maxpool_forward(x, pool=2, stride=2)
-assert out.shape == (2, 1, 2, 2), f"out should have shape (2, 1, 2, 2), not {out.shape}"
+expect_shape("out", out, (2, 1, 2, 2))
 assert np.array_equal(out[0, 0], [[5.0, 6.0], [6.0, 4.0]]), out[0, 0]
 out, _ = maxpool_forward(x, pool=3, stride=1)
-assert out.shape == (2, 1, 2, 2), "overlapping 3x3 windows with stride 1: (4 - 3) // 1 + 1 = 2"
+expect_shape("out", out, (2, 1, 2, 2))
 assert np.array_equal(out[1, 0], [[6.0, 6.0], [6.0, 6.0]]), out[1, 0]
 out, _ = maxpool_forward(np.ones((1, 2, 7, 5)), pool=3, stride=2)
-assert out.shape == (1, 2, 3, 2), "the last column of a width of 5 is not reached by 3x3/2"
+expect_shape("out", out, (1, 2, 3, 2))
 print("maxpool_forward looks right")
 
 # %% [markdown]
@@ -154,14 +173,14 @@ for pool, stride in [(2, 2), (3, 1), (3, 2)]:
     out, cache = maxpool_forward(x, pool, stride)
     dout = rng.standard_normal(out.shape)
     dx = maxpool_backward(dout, cache)
-    assert dx.shape == x.shape, f"dx should have the shape of x, {x.shape}, not {dx.shape}"
+    expect_shape("dx", dx, x.shape)
 
     def pooled(v, pool=pool, stride=stride):
         return maxpool_forward(v, pool, stride)[0]
 
     dx_num = numerical_gradient_array(pooled, x, dout)
     print(f"pool {pool}, stride {stride}: dx relative error {rel_error(dx, dx_num):.2e}")
-    assert rel_error(dx, dx_num) < 1e-7
+    expect_close("dx", dx, dx_num, tol=1e-7)
 
 # 2. Ties and overlap, checked by hand. Windows 2x2, stride 1, on
 #    1 3 3

@@ -9,7 +9,8 @@
 # %% [markdown]
 # # Assignment 6: recurrent networks, backpropagation through time and its truncation
 #
-# **Read first:** the chapter *Recurrent networks* of the course book, in particular the
+# **Read first:** the chapter [*Recurrent networks*](https://backprop-course.example.org/book/recurrent.html)
+# of the course book, in particular the
 # sections on backpropagation through time, the LSTM backward pass, the gradient of the
 # cell state and truncated BPTT.
 #
@@ -90,10 +91,31 @@ def grad_error(analytic, numeric):
 def check_gradients(named, tol=1e-7):
     """named: list of (name, analytic, numerical). Prints each error; fails above tol."""
     for name, analytic, numeric in named:
-        assert np.shape(analytic) == np.shape(numeric), f"{name} has shape {np.shape(analytic)}"
+        expect_shape(name, analytic, np.shape(numeric))
         error = grad_error(analytic, numeric)
         print(f"{name:8s} relative error {error:.2e} (should be below {tol:.0e})")
-        assert error < tol, f"{name} disagrees with the numerical gradient"
+        assert error < tol, (
+            f"{name} disagrees with the numerical gradient (error {error:.1e})"
+            f"\nexpected (numerical):\n{np.asarray(numeric)}\ngot:\n{np.asarray(analytic)}"
+        )
+
+
+def expect_shape(name, got, shape):
+    """Fail with a message that names the array unless np.shape(got) == shape."""
+    assert np.shape(got) == tuple(shape), (
+        f"{name} should have shape {tuple(shape)}, but it has shape {np.shape(got)}"
+    )
+
+
+def expect_close(name, got, expected, tol=1e-7, hint=""):
+    """Fail, naming the array and showing expected and got, unless they agree to tol."""
+    expected = np.asarray(expected, dtype=float)
+    expect_shape(name, got, expected.shape)
+    error = rel_error(got, expected)
+    assert error < tol, (
+        f"{name} is wrong (relative error {error:.1e}, should be below {tol:.0e}). {hint}"
+        f"\nexpected:\n{expected}\ngot:\n{np.asarray(got)}"
+    )
 
 
 # %% [markdown]
@@ -147,7 +169,7 @@ b = np.array([0.1, -0.2, 0.05])
 next_h, _ = rnn_step_forward(x, prev_h, Wx, Wh, b)
 expected = np.array([[0.77968687, 0.47438552, 0.49060526], [-0.01285643, -0.0582198, 0.41884108]])
 print(f"next_h relative error {rel_error(next_h, expected):.2e} (should be below 1e-6)")
-assert rel_error(next_h, expected) < 1e-6
+expect_close("next_h", next_h, expected, tol=1e-6)
 
 rng = np.random.default_rng(6)
 x, prev_h = rng.normal(size=(4, 5)), rng.normal(size=(4, 3))
@@ -332,8 +354,8 @@ expected_h = np.array([[0.26122698, 0.22096626], [-0.11552357, -0.17725746]])
 expected_c = np.array([[0.54502206, 0.39112753], [-0.34844345, -0.58358078]])
 print(f"next_h relative error {rel_error(next_h, expected_h):.2e} (should be below 1e-6)")
 print(f"next_c relative error {rel_error(next_c, expected_c):.2e} (should be below 1e-6)")
-assert rel_error(next_h, expected_h) < 1e-6, "check the gate order i, f, o, g"
-assert rel_error(next_c, expected_c) < 1e-6, "check the gate order i, f, o, g"
+expect_close("next_h", next_h, expected_h, tol=1e-6, hint="Check the gate order i, f, o, g.")
+expect_close("next_c", next_c, expected_c, tol=1e-6, hint="Check the gate order i, f, o, g.")
 
 rng = np.random.default_rng(26)
 x, prev_h, prev_c = rng.normal(size=(3, 4)), rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
@@ -419,7 +441,7 @@ rng = np.random.default_rng(36)
 x, h0, c0 = rng.normal(size=(2, 6, 3)), rng.normal(size=(2, 4)), rng.normal(size=(2, 4))
 Wx, Wh, b = rng.normal(size=(3, 16)) * 0.5, rng.normal(size=(4, 16)) * 0.5, rng.normal(size=16)
 h, cache = lstm_forward(x, h0, c0, Wx, Wh, b)
-assert h.shape == (2, 6, 4), f"h should have shape (2, 6, 4), not {h.shape}"
+expect_shape("h", h, (2, 6, 4))
 dh = rng.normal(size=h.shape)
 grads = lstm_backward(dh, cache)
 args = [x, h0, c0, Wx, Wh, b]
@@ -502,21 +524,35 @@ h, cache = lstm_forward(x, h0, c0, Wx, Wh, b)
 full_loss, dh = loss_fn(h, 0)
 dx_full, _, _, dWx_full, dWh_full, db_full = lstm_backward(dh, cache)
 loss, dx, dWx, dWh, db, h_last, c_last = lstm_truncated_bptt(x, h0, c0, Wx, Wh, b, 7, loss_fn)
-assert abs(loss - full_loss) < 1e-10 and rel_error(h_last, h[:, -1]) < 1e-12
+expect_close("loss (k = 7)", loss, full_loss, tol=1e-10, hint="With k >= T it is full BPTT.")
+expect_close("h_last (k = 7)", h_last, h[:, -1], tol=1e-12)
 check_gradients([("dx", dx, dx_full), ("dWx", dWx, dWx_full), ("db", db, db_full)], tol=1e-10)
 
 # 2. With k = 3 the forward pass is unchanged (the state is carried) ...
 loss, dx, dWx, dWh, db, h_last, c_last = lstm_truncated_bptt(x, h0, c0, Wx, Wh, b, 3, loss_fn)
-assert abs(loss - full_loss) < 1e-10, "carry (h, c) from one chunk into the next"
-assert rel_error(h_last, h[:, -1]) < 1e-12, "h_last should be the state after the last step"
+expect_close("loss (k = 3)", loss, full_loss, tol=1e-10, hint="Carry (h, c) into the next chunk.")
+expect_close("h_last", h_last, h[:, -1], tol=1e-12, hint="The state after the last step.")
+
 
 # ... but each chunk's gradient treats the chunk's starting state as a constant: the
 # numerical gradient of the summed chunk losses, with every chunk started from the
 # (fixed) state the unperturbed forward pass reached there.
-starts = [(h0, c0)]
-for start in (0, 3):
-    h_chunk, chunk_cache = lstm_forward(x[:, start : start + 3], *starts[-1], Wx, Wh, b)
-    starts.append((h_chunk[:, -1], chunk_cache[1]))
+# Your cache is yours alone, so the cell states are recomputed here by a small LSTM.
+def cell_states(x, h, c, Wx, Wh, b):
+    """The (h, c) pairs (N, H) after every step of an LSTM with gate order i, f, o, g."""
+    states, hidden = [], h.shape[1]
+    for t in range(x.shape[1]):
+        a = x[:, t] @ Wx + h @ Wh + b
+        i, f, o = (sigmoid(a[:, k * hidden : (k + 1) * hidden]) for k in range(3))
+        c = f * c + i * np.tanh(a[:, 3 * hidden :])
+        h = o * np.tanh(c)
+        states.append((h, c))
+    return states
+
+
+states = cell_states(x, h0, c0, Wx, Wh, b)
+expect_close("c_last", c_last, states[-1][1], tol=1e-10, hint="The cell state after the last step.")
+starts = [(h0, c0), states[2], states[5]]
 
 
 def detached_loss(Wx_):

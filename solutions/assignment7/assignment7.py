@@ -9,7 +9,8 @@
 # %% [markdown]
 # # Assignment 7: update rules, learning-rate schedules, and gradients that accumulate
 #
-# **Read first:** the chapter *Optimizers* of the course book: plain SGD, momentum,
+# **Read first:** the chapter [*Optimizers and babysitting*](https://backprop-course.example.org/book/optimizers.html) of the
+# course book: plain SGD, momentum,
 # Nesterov's look-ahead, AdaGrad, RMSProp, Adam and its bias correction, where epsilon
 # goes, the learning-rate schedules, and why a training loop zeroes its gradients.
 #
@@ -60,6 +61,25 @@ def rel_error(a, b):
     """Largest elementwise relative error, with a floor so that zeros do not divide."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8)))
+
+
+def expect_shape(name, got, shape):
+    """Fail with a message that names the array unless np.shape(got) == shape."""
+    assert np.shape(got) == tuple(shape), (
+        f"{name} should have shape {tuple(shape)}, but it has shape {np.shape(got)}"
+    )
+
+
+def expect_close(name, got, expected, tol=1e-7, hint=""):
+    """Fail, naming the array and showing expected and got, unless they agree to tol."""
+    expected = np.asarray(expected, dtype=float)
+    expect_shape(name, got, expected.shape)
+    a, b = np.asarray(got, dtype=float), expected
+    error = float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8), initial=0.0))
+    assert error < tol, (
+        f"{name} is wrong (relative error {error:.1e}, should be below {tol:.0e}). {hint}"
+        f"\nexpected:\n{expected}\ngot:\n{a}"
+    )
 
 
 def run_steps(rule, w, gradients, config):
@@ -165,11 +185,11 @@ def sgd_momentum(w, dw, config=None):
 
 # %% nbgrader={"grade": true, "grade_id": "test_sgd_momentum", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 w, config = run_steps(sgd, W0, GRADIENTS, {"learning_rate": 0.1})
-assert rel_error(w, [1.0, -1.95, 0.2499]) < 1e-10, w
+expect_close("w", w, [1.0, -1.95, 0.2499], tol=1e-10)
 w, config = run_steps(sgd_momentum, W0, GRADIENTS, {"learning_rate": 0.1, "momentum": 0.9})
 print("w after three momentum steps:", w, "(should be [0.8695, -1.824, -0.1371])")
-assert rel_error(w, [0.8695, -1.824, -0.1371]) < 1e-10
-assert rel_error(config["velocity"], [0.0145, 0.036, -0.2071]) < 1e-10
+expect_close("w", w, [0.8695, -1.824, -0.1371], tol=1e-10)
+expect_close('config["velocity"]', config["velocity"], [0.0145, 0.036, -0.2071], tol=1e-10)
 _, config = sgd_momentum(W0, GRADIENTS[0], None)
 assert config["learning_rate"] == 1e-2 and config["momentum"] == 0.9, "check the defaults"
 assert np.array_equal(W0, [1.0, -2.0, 0.5]), "do not modify w in place"
@@ -215,10 +235,10 @@ def nesterov(w, dw, config=None):
 # %% nbgrader={"grade": true, "grade_id": "test_nesterov", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 w, config = run_steps(nesterov, W0, GRADIENTS, {"learning_rate": 0.1, "momentum": 0.9})
 print("w after three Nesterov steps:", w, "(should be [0.88255, -1.7916, -0.32349])")
-assert rel_error(w, [0.88255, -1.7916, -0.32349]) < 1e-10
-assert rel_error(config["velocity"], [0.0145, 0.036, -0.2071]) < 1e-10
+expect_close("w", w, [0.88255, -1.7916, -0.32349], tol=1e-10)
+expect_close('config["velocity"]', config["velocity"], [0.0145, 0.036, -0.2071], tol=1e-10)
 w, _ = run_steps(nesterov, W0, GRADIENTS, {"learning_rate": 0.1, "momentum": 0.0})
-assert rel_error(w, [1.0, -1.95, 0.2499]) < 1e-10, "with momentum 0 Nesterov is SGD"
+expect_close("w", w, [1.0, -1.95, 0.2499], tol=1e-10, hint="With momentum 0 Nesterov is SGD.")
 
 # %% [markdown]
 # ## Part 3: AdaGrad and RMSProp (2 points)
@@ -272,12 +292,12 @@ def rmsprop(w, dw, config=None):
 # %% nbgrader={"grade": true, "grade_id": "test_adagrad_rmsprop", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 w, config = run_steps(adagrad, W0, GRADIENTS, {"learning_rate": 0.1})
 print("w after three AdaGrad steps:", w)
-assert rel_error(w, [0.910938982307, -1.94472136015, 0.375697930995]) < 1e-9
-assert rel_error(config["cache"], [1.5, 1.25, 4.250001]) < 1e-10
+expect_close("w", w, [0.910938982307, -1.94472136015, 0.375697930995], tol=1e-9)
+expect_close('config["cache"]', config["cache"], [1.5, 1.25, 4.250001], tol=1e-10)
 w, config = run_steps(rmsprop, W0, GRADIENTS, {"learning_rate": 0.1, "decay_rate": 0.9})
 print("w after three RMSProp steps:", w)
-assert rel_error(w, [0.719030926258, -1.83121419579, 0.10302006151]) < 1e-9
-assert rel_error(config["cache"], [0.14275, 0.1035, 0.3465001]) < 1e-10
+expect_close("w", w, [0.719030926258, -1.83121419579, 0.10302006151], tol=1e-9)
+expect_close('config["cache"]', config["cache"], [0.14275, 0.1035, 0.3465001], tol=1e-10)
 # A tiny gradient: with epsilon outside the root the first AdaGrad step is about lr.
 w, _ = adagrad(np.zeros(1), np.array([1e-8]), {"learning_rate": 0.1, "epsilon": 1e-8})
 assert abs(w[0] + 0.05) < 1e-12, f"expected -0.05 (epsilon outside the root), got {w[0]}"
@@ -338,16 +358,16 @@ def adam(w, dw, config=None):
 w, config = run_steps(adam, W0, GRADIENTS, {"learning_rate": 0.1})
 print("w after three Adam steps:", w)
 assert config["t"] == 3, f"t should count the steps taken (3), not {config['t']}"
-assert rel_error(w, [0.807564936969, -1.852778367331, 0.252703808612]) < 1e-9
-assert rel_error(config["m"], [-0.0145, -0.036, 0.2071]) < 1e-10
-assert rel_error(config["v"], [0.00149925025, 0.001247751, 0.004241755]) < 1e-9
+expect_close("w", w, [0.807564936969, -1.852778367331, 0.252703808612], tol=1e-9)
+expect_close('config["m"]', config["m"], [-0.0145, -0.036, 0.2071], tol=1e-10)
+expect_close('config["v"]', config["v"], [0.00149925025, 0.001247751, 0.004241755], tol=1e-9)
 # The first step of Adam moves every entry by about lr (the bias correction at work).
 w, _ = adam(W0, GRADIENTS[0], {"learning_rate": 0.1})
-assert rel_error(W0 - w, 0.1 * np.sign(GRADIENTS[0])) < 1e-6, W0 - w
+expect_close("W0 - w", W0 - w, 0.1 * np.sign(GRADIENTS[0]), tol=1e-6)
 # Starting from a config that already counts 9 steps (and m = v = 0):
 w, config = adam(W0, GRADIENTS[0], {"learning_rate": 0.1, "t": 9})
 assert config["t"] == 10
-assert rel_error(w, [0.951557364423, -1.951557362895, 0.45155736213]) < 1e-9
+expect_close("w", w, [0.951557364423, -1.951557362895, 0.45155736213], tol=1e-9)
 
 # %% [markdown]
 # ## Part 5: learning-rate schedules (2 points)
@@ -394,11 +414,11 @@ steps = [step_decay(0.1, e) for e in epochs]
 exps = [exponential_decay(0.1, e) for e in epochs]
 inverse = [inverse_time_decay(0.1, e) for e in epochs]
 print("step:", steps, "\nexponential:", exps, "\n1/t:", inverse)
-assert rel_error(steps, [0.1, 0.1, 0.05, 0.025]) < 1e-12
+expect_close("steps", steps, [0.1, 0.1, 0.05, 0.025], tol=1e-12)
 assert (
     rel_error(exps, [0.1, 0.04065696597405991, 0.036787944117144235, 0.00820849986238988]) < 1e-12
 )
-assert rel_error(inverse, [0.1, 0.01, 0.1 / 11, 0.1 / 26]) < 1e-12
+expect_close("inverse", inverse, [0.1, 0.01, 0.1 / 11, 0.1 / 26], tol=1e-12)
 
 # %% [markdown]
 # ## Part 6: gradients that accumulate (3 points)
@@ -466,8 +486,14 @@ loss = train_step(model, x[3:], y[3:], 0.1)
 fresh = Linear(model.W.value + 0.1 * model.W.grad, model.b.value + 0.1 * model.b.grad)
 expected_loss, dpred = mse_loss(fresh.forward(x[3:]), y[3:])
 fresh.backward(dpred)
-assert abs(loss - expected_loss) < 1e-12
-assert rel_error(model.W.grad, fresh.W.grad) < 1e-10, "zero the gradients before backward"
+expect_close("loss", loss, expected_loss, tol=1e-12)
+expect_close(
+    "model.W.grad",
+    model.W.grad,
+    fresh.W.grad,
+    tol=1e-10,
+    hint="Zero the gradients before backward.",
+)
 
 # Accumulating over micro-batches gives the gradient of the whole batch.
 whole = Linear(W, b)
@@ -480,9 +506,9 @@ for parts in (1, 2, 4):
     print(
         f"{parts} micro-batch(es): loss {loss:.6f}, dW error {rel_error(model.W.grad, whole.W.grad):.1e}"
     )
-    assert abs(loss - whole_loss) < 1e-12
-    assert rel_error(model.W.grad, whole.W.grad) < 1e-10
-    assert rel_error(model.b.grad, whole.b.grad) < 1e-10
+    expect_close("loss", loss, whole_loss, tol=1e-12)
+    expect_close("model.W.grad", model.W.grad, whole.W.grad, tol=1e-10)
+    expect_close("model.b.grad", model.b.grad, whole.b.grad, tol=1e-10)
     assert np.array_equal(model.W.value, W), "accumulate_gradients must not update"
 
 # %% [markdown]

@@ -9,9 +9,10 @@
 # %% [markdown]
 # # Assignment 8: hyperparameter search, and your network against an SVM
 #
-# **Read first:** the chapters *Hyperparameter search* (random versus grid search,
-# sampling on a log scale, a learning rate that is too small, coarse-to-fine) and
-# *Networks versus SVMs* of the course book.
+# **Read first:** the chapters [*Hyperparameter search*](https://backprop-course.example.org/book/hyperparameter-search.html)
+# (random versus grid search, sampling on a log scale, a learning rate that is too small,
+# coarse-to-fine) and [*Networks versus support vector
+# machines*](https://backprop-course.example.org/book/networks-vs-svms.html) of the course book.
 #
 # You will write a sampler for hyperparameters that span several orders of magnitude, the
 # loss and gradients of a two-layer network, and a random search over the learning rate
@@ -44,6 +45,25 @@ def grad_error(analytic, numeric):
     a, n = np.asarray(analytic, dtype=float), np.asarray(numeric, dtype=float)
     scale = max(np.max(np.abs(a), initial=0.0), np.max(np.abs(n), initial=0.0), 1e-8)
     return float(np.max(np.abs(a - n), initial=0.0) / scale)
+
+
+def expect_shape(name, got, shape):
+    """Fail with a message that names the array unless np.shape(got) == shape."""
+    assert np.shape(got) == tuple(shape), (
+        f"{name} should have shape {tuple(shape)}, but it has shape {np.shape(got)}"
+    )
+
+
+def expect_close(name, got, expected, tol=1e-7, hint=""):
+    """Fail, naming the array and showing expected and got, unless they agree to tol."""
+    expected = np.asarray(expected, dtype=float)
+    expect_shape(name, got, expected.shape)
+    a, b = np.asarray(got, dtype=float), expected
+    error = float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8), initial=0.0))
+    assert error < tol, (
+        f"{name} is wrong (relative error {error:.1e}, should be below {tol:.0e}). {hint}"
+        f"\nexpected:\n{expected}\ngot:\n{a}"
+    )
 
 
 def numerical_gradient(f, x, h=1e-5):
@@ -108,7 +128,7 @@ def sample_log_uniform(rng, low, high, n):
 
 # %% nbgrader={"grade": true, "grade_id": "test_sample_log_uniform", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 samples = sample_log_uniform(np.random.default_rng(0), 1e-6, 10.0, 70000)
-assert samples.shape == (70000,), f"expected shape (70000,), not {samples.shape}"
+expect_shape("samples", samples, (70000,))
 assert samples.min() >= 1e-6 and samples.max() <= 10.0, "samples outside [low, high]"
 decades = np.histogram(np.log10(samples), bins=7, range=(-6, 1))[0] / len(samples)
 print("share of the samples in each decade 1e-6 .. 1e1:", decades, "(each should be about 1/7)")
@@ -172,13 +192,16 @@ for name in params:
         lambda v, k=name: mlp_loss({**params, k: v}, x, y, 0.1)[0], params[name]
     )
     print(f"d{name} error {grad_error(grads[name], numeric):.1e} (should be below 1e-7)")
-    assert grad_error(grads[name], numeric) < 1e-7
+    error = grad_error(grads[name], numeric)
+    assert error < 1e-7, (
+        f"grads[{name!r}] disagrees with the numerical gradient (error {error:.1e})"
+    )
 
 # Sanity check: tiny weights give every class the same probability, so the loss is ln C.
 small = {k: 1e-6 * v for k, v in init_mlp(64, 20, 10, rng).items()}
 loss, _ = mlp_loss(small, rng.normal(size=(50, 64)), rng.integers(0, 10, size=50), 0.0)
 print(f"loss at tiny weights {loss:.4f}, ln 10 = {np.log(10):.4f}")
-assert abs(loss - np.log(10)) < 1e-3
+expect_close("loss", loss, np.log(10), tol=1e-3)
 
 # Stability: scores in the thousands.
 huge = {**params, "W2": 2000.0 * params["W2"]}
@@ -330,7 +353,7 @@ ax[1].legend(fontsize=7)
 plt.tight_layout()
 plt.show()
 
-assert pred.shape == (len(test),), f"pred_test should have shape ({len(test)},)"
+expect_shape("pred", pred, (len(test),))
 assert lrs.shape == regs.shape == val_acc.shape == (len(histories),)
 assert seconds < TIME_BUDGET, "the search is slower than the time budget"
 assert accuracy >= svm_scores["rbf"][0] - 0.02, "not within 2 points of the RBF SVM yet"
