@@ -30,7 +30,22 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 # with `nbgrader db assignment add <a> --duedate="2026-03-01 17:00:00 UTC"`.
 c.LateSubmissionPlugin.penalty_method = "none"
 
-# The published book, for absolute "Read more" links in the feedback (the one place the
-# autograder reads it; `autograder grade` warns when it is empty), for example
-# "https://example.org/backprop".
-c.Autograder.book_url = ""
+# The published book, for absolute "Read more" links in the feedback. The one place to set
+# it is `html.baseurl` in this course's _config.yml (Sphinx puts it in the site's canonical
+# links, and the notebooks' chapter links must match it: tests/test_notebook_links.py);
+# `autograder grade` warns when it is empty.
+
+
+def _published_book() -> str:
+    import pathlib
+
+    import yaml
+
+    book = pathlib.Path(__file__).with_name("_config.yml")
+    if not book.exists():
+        return ""
+    html = (yaml.safe_load(book.read_text(encoding="utf-8")) or {}).get("html") or {}
+    return str(html.get("baseurl") or "")
+
+
+c.Autograder.book_url = _published_book()

@@ -58,7 +58,9 @@ class Course:
         shutil.copy(root / "solutions" / "assignment1" / "assignment1.py", source)
         config = (root / "nbgrader_config.py").read_text(encoding="utf-8")
         config = config.replace('penalty_method = "none"', 'penalty_method = "zero"')
-        config = config.replace('book_url = ""', 'book_url = "https://example.org/backprop"')
+        config = config.replace(
+            "book_url = _published_book()", 'book_url = "https://example.org/backprop"'
+        )
         config += f"c.Exchange.root = {str(self.exchange)!r}\n"
         (self.root / "nbgrader_config.py").write_text(config, encoding="utf-8")
 
