@@ -4,6 +4,7 @@ probe after it must still return the right answer from a fresh child if needed."
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -338,3 +339,9 @@ def test_without_namespaces_a_child_that_kills_the_fork_server_costs_only_its_ca
     outcome = run(cells, probes, {"x": np.arange(4.0)}, LIMITS, isolation)
     assert "attack" in outcome.probe_errors
     assert_control_intact(outcome)
+
+
+@pytest.mark.skipif(not IS_ROOT or shutil.which("bwrap") is None, reason="root and bubblewrap")
+def test_as_root_with_bubblewrap_the_strongest_mode_is_used():
+    # Wherever the checkout lies (CI clones under /tmp, whose tmpfs every child replaces).
+    assert Isolation.for_course([ROOT]).mode == "root"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import os
 import shutil
 import site
@@ -115,8 +116,9 @@ def best_mode() -> str:
     if shutil.which("bwrap") is None:
         return "plain"
     for mode in ("root", "userns") if os.geteuid() == 0 else ("userns",):
-        probe = bwrap_prefix(Isolation(mode, tuple(python_folders())))
-        probe += [sys.executable, "-I", CHILD_PATH, "--selftest", mode]
+        isolation = Isolation(mode, tuple(python_folders()))
+        probe = [*bwrap_prefix(isolation), sys.executable, "-I", CHILD_PATH, "--selftest", mode]
+        probe.append(json.dumps(rebinds(isolation)))
         try:
             if subprocess.run(probe, capture_output=True, timeout=20).returncode == 0:
                 return mode
@@ -162,6 +164,16 @@ def _private_data() -> list[str]:
     return [os.path.realpath(p) for p in private if os.path.isdir(p)]
 
 
+PRIVATE = ("/tmp", "/var/tmp", "/dev/shm")  # mounted afresh for every child
+
+
+def rebinds(isolation: Isolation) -> list[tuple[str, str]]:
+    """(folder, stash) for each bound folder inside a mount that every child replaces:
+    the child binds it to the stash, mounts its fresh tmpfs, and binds it back."""
+    inside = [k for k in isolation.keep if any(_within(k, p) for p in PRIVATE)]
+    return [(folder, f"/sandbox/keep{i}") for i, folder in enumerate(inside)]
+
+
 def bwrap_prefix(isolation: Isolation) -> list[str]:
     """The bubblewrap command line (up to the program to run) for ``isolation``."""
     args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc"]
@@ -171,7 +183,11 @@ def bwrap_prefix(isolation: Isolation) -> list[str]:
     args += ["--cap-drop", "ALL"]
     for cap in SERVER_CAPS:
         args += ["--cap-add", cap]
-    made: set[str] = {"/"}
+    # The mounts every child replaces with fresh ones first, so that folders of the
+    # installation inside them (a virtual environment under /tmp) can be bound after.
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/var/tmp"]
+    args += ["--dir", "/dev/shm"]
+    made: set[str] = {"/", "/proc", "/dev", "/tmp", "/var", "/var/tmp", "/dev/shm"}
 
     def parents(path: str) -> None:
         for parent in reversed(Path(path).parents):
@@ -193,9 +209,10 @@ def bwrap_prefix(isolation: Isolation) -> list[str]:
             args += ["--ro-bind", path, path]
     for folder in isolation.hide:
         args += ["--perms", "0555", "--tmpfs", folder, "--remount-ro", folder]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/var/tmp"]
-    args += ["--dir", "/dev/shm", "--perms", "0755", "--dir", WORKDIR]
+    args += ["--perms", "0755", "--dir", WORKDIR]
     child = str(Path(__file__).with_name("child.py"))
     args += ["--perms", "0755", "--dir", "/sandbox", "--ro-bind", child, CHILD_PATH]
+    for _, stash in rebinds(isolation):
+        args += ["--perms", "0755", "--dir", stash]
     args += ["--chdir", "/"]
     return args

@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 
 from . import cgroup
-from .isolation import CHILD_PATH, Isolation, Limits, bwrap_prefix
+from .isolation import CHILD_PATH, Isolation, Limits, bwrap_prefix, rebinds
 
 CHILD = Path(__file__).with_name("child.py")
 BASE_UID = 61000
@@ -95,6 +95,7 @@ class Zygote:
             "mode": self.isolation.mode,
             "uid": self.uid,
             "workdir": workdir,
+            "rebind": rebinds(self.isolation),
             "limits": {
                 "cpu_seconds": limits.cpu_seconds,
                 "memory_bytes": limits.memory_bytes,
