@@ -133,13 +133,18 @@ def grade_notebook(
             f"the grader failed on this submission ({type(error).__name__} in "
             f"{Path(where.filename).name}:{where.lineno}); an instructor must look at it"
         )
-        result.parts = [
-            PartResult(p.grade_id, p.title, points.get(p.grade_id, 0.0), 0.0, [], [])
-            for p in checks.parts
-        ]
+        result.parts = zero_parts(checks, points)
         result.cell_errors = {}
     result.seconds = round(time.perf_counter() - start, 3)
     return result
+
+
+def zero_parts(checks: AssignmentChecks, points: dict[str, float]) -> list[PartResult]:
+    """Every part with no points earned (a submission that could not be graded)."""
+    return [
+        PartResult(p.grade_id, p.title, points.get(p.grade_id, 0.0), 0.0, [], [])
+        for p in checks.parts
+    ]
 
 
 def _grade_into(result, checks, release, points, submitted, isolation) -> None:
@@ -150,10 +155,7 @@ def _grade_into(result, checks, release, points, submitted, isolation) -> None:
     if isinstance(submitted, UnreadableSubmission):
         result.status = "unreadable"
         result.problems.append(str(submitted))
-        result.parts = [
-            PartResult(p.grade_id, p.title, points.get(p.grade_id, 0.0), 0.0, [], [])
-            for p in checks.parts
-        ]
+        result.parts = zero_parts(checks, points)
     else:
         program = build_program(release, submitted)
         result.problems.extend(program.problems)

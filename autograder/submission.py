@@ -17,6 +17,7 @@ from pathlib import Path
 import nbformat
 
 from .sandbox import Cell
+from .sandbox.wire import clean_text
 
 MAX_NOTEBOOK_BYTES = 200 * 1024 * 1024
 MAX_CELL_SOURCE = 1 << 20  # characters of one answer cell
@@ -124,12 +125,6 @@ def _is_test(cell) -> bool:
     return bool(meta.get("grade")) and not meta.get("solution")
 
 
-def _short(value) -> str:
-    """A student-chosen value for a message: printable, valid UTF-8 and short."""
-    text = str(value)[:40].encode("utf-8", "replace").decode("utf-8")
-    return "".join(c if c.isprintable() else "?" for c in text)
-
-
 def neutralise_magics(source: str) -> str:
     """Comment out IPython magics and shell escapes (``%...``, ``!...``): plain Python runs."""
     return MAGIC.sub(r"\1# (not run by the grader) \2", source)
@@ -161,9 +156,8 @@ def build_program(release: nbformat.NotebookNode, submitted: nbformat.NotebookNo
         if mine is None:
             problems.append(f"the answer cell '{gid}' is missing from your notebook")
         elif mine.get("cell_type") != "code":
-            problems.append(
-                f"the answer cell '{gid}' was changed into a {_short(mine.get('cell_type'))} cell"
-            )
+            kind = clean_text(str(mine.get("cell_type")), 40)
+            problems.append(f"the answer cell '{gid}' was changed into a {kind} cell")
         elif not isinstance(mine.get("source"), str):
             problems.append(f"the answer cell '{gid}' has no readable source")
         elif len(mine["source"]) > MAX_CELL_SOURCE:

@@ -30,6 +30,7 @@ import ctypes
 import json
 import os
 import resource
+import select
 import signal
 import socket
 import struct
@@ -225,8 +226,6 @@ def serve_one(server, request, fds):
 
 def _read_upto(fd, count, timeout):
     """Up to ``count`` bytes from ``fd``, waiting at most ``timeout`` seconds (None: block)."""
-    import select
-
     data = b""
     while len(data) < count:
         if timeout is not None and not select.select([fd], [], [], timeout)[0]:

@@ -86,7 +86,7 @@ class Isolation:
         hide = {os.path.realpath(p) for p in hidden}
         hide |= set(_private_data())
         inside = tuple(sorted(h for h in hide if any(_within(h, k) for k in keep)))
-        return cls(mode, tuple(keep), inside)
+        return cls(mode, keep, inside)
 
     def describe(self) -> str:
         if self.mode == "root":
@@ -116,7 +116,7 @@ def best_mode() -> str:
     if shutil.which("bwrap") is None:
         return "plain"
     for mode in ("root", "userns") if os.geteuid() == 0 else ("userns",):
-        isolation = Isolation(mode, tuple(python_folders()))
+        isolation = Isolation(mode, python_folders())
         probe = [*bwrap_prefix(isolation), sys.executable, "-I", CHILD_PATH, "--selftest", mode]
         probe.append(json.dumps(rebinds(isolation)))
         try:
@@ -127,7 +127,8 @@ def best_mode() -> str:
     return "plain"
 
 
-def python_folders() -> list[str]:
+@functools.cache
+def python_folders() -> tuple[str, ...]:
     """Folders the child's interpreter needs: the prefixes, site-packages, system libraries."""
     folders = {
         os.path.realpath(p)
@@ -143,10 +144,11 @@ def python_folders() -> list[str]:
     for folder in ordered:
         if not any(_within(folder, o) for o in outer):
             outer.append(folder)
-    return sorted(outer)
+    return tuple(sorted(outer))
 
 
-def _private_data() -> list[str]:
+@functools.cache
+def _private_data() -> tuple[str, ...]:
     """Installed data a student must not read: scikit-learn's bundled datasets (the labels
     of the grader's test images), this package (reference implementations, hidden checks),
     and Debian's system Python packages when they are not this interpreter's."""
@@ -161,7 +163,7 @@ def _private_data() -> list[str]:
     for folder in Path("/usr/lib").glob("python3*"):
         if not any(_within(p, str(folder)) for p in needed):
             private.append(str(folder))
-    return [os.path.realpath(p) for p in private if os.path.isdir(p)]
+    return tuple(os.path.realpath(p) for p in private if os.path.isdir(p))
 
 
 PRIVATE = ("/tmp", "/var/tmp", "/dev/shm")  # mounted afresh for every child

@@ -141,7 +141,7 @@ class Attempt:
     """One child process: the plan goes down, frames come up, until it ends or must stop."""
 
     def __init__(self, cells, skip, probes, inputs, limits, isolation, outcome):
-        self.cells, self.probes, self.limits, self.outcome = cells, probes, limits, outcome
+        self.probes, self.limits, self.outcome = probes, limits, outcome
         self.isolation, self.inputs = isolation, inputs
         self.cell_ids = {c.id for c in cells}
         self.plan = encode(
