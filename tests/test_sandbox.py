@@ -268,12 +268,15 @@ def test_only_the_python_installation_is_visible():
         "top = sorted(os.listdir('/'))\n"
         "etc = sorted(os.listdir('/etc'))\n"
         "home = sorted(os.listdir(os.path.expanduser('~')))\n"
-        "return np.array([float(len(set(top) - ALLOWED)), float(etc == ['ld.so.cache']),\n"
+        "return np.array([float(len(set(top) - set(ALLOWED))), float(etc == ['ld.so.cache']),\n"
         "                 float(home == []), float(os.path.exists('/etc/passwd'))])"
     )
-    allowed = "ALLOWED = {'usr', 'lib', 'lib64', 'bin', 'etc', 'proc', 'dev', 'tmp', 'var',"
-    allowed += " 'home', 'student', 'sandbox', 'root', 'work', 'opt', 'autograder'}\n"
-    outcome = attack(body, setup="import numpy as np\n" + allowed)
+    # The jail's own folders, plus the top folder of each part of the Python installation
+    # that is bound (a checkout's virtual environment may live anywhere).
+    allowed = {"usr", "lib", "lib64", "bin", "etc", "proc", "dev", "tmp", "var", "student",
+               "sandbox"}
+    allowed |= {Path(k).parts[1] for k in Isolation.for_course([ROOT]).keep}
+    outcome = attack(body, setup=f"import numpy as np\nALLOWED = {sorted(allowed)!r}\n")
     np.testing.assert_array_equal(outcome.values["attack"]["y"], [0.0, 1.0, 1.0, 0.0])
     assert_control_intact(outcome)
 
