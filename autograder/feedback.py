@@ -13,9 +13,11 @@ import html
 from pathlib import Path
 
 from .judge import PartResult
-from .records import Marks, SubmissionResult, atomic_write, copy_small_file
+from .marks import Marks
+from .records import SubmissionResult, atomic_write, copy_small_file
 
 NBGRADER_FILES = ("timestamp.txt", "submission_secret.txt")
+Pages = dict[str, str]  # file suffix -> rendered text
 
 STATUS_TEXT = {
     "unreadable": "Your submission could not be read, so it was not graded.",
@@ -139,23 +141,25 @@ def render_html(result: SubmissionResult, book_url: str = "", marks: Marks | Non
     )
 
 
+def render(result: SubmissionResult, book_url: str = "", marks: Marks | None = None) -> Pages:
+    """The feedback pages of one submission: file suffix -> text, the HTML page last."""
+    return {
+        ".md": render_markdown(result, book_url, marks),
+        ".html": render_html(result, book_url, marks),
+    }
+
+
 def write_feedback(
-    folder: Path,
-    notebook: str,
-    result: SubmissionResult,
-    book_url: str = "",
-    marks: Marks | None = None,
-    submitted: Path | None = None,
+    folder: Path, notebook: str, pages: Pages, submitted: Path | None = None
 ) -> Path:
-    """Write the HTML and Markdown feedback of one submission into ``folder`` (nbgrader's
+    """Write the rendered feedback ``pages`` of one submission into ``folder`` (nbgrader's
     ``feedback/<student>/<assignment>``) with the submission's ``timestamp.txt`` and
     ``submission_secret.txt`` from ``submitted``, which ``release_feedback`` needs.
-    Returns the HTML path, written last."""
+    Returns the path of the page written last (the HTML)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name in NBGRADER_FILES:
         if submitted is not None:
             copy_small_file(submitted / name, folder / name)
-    atomic_write(folder / f"{notebook}.md", render_markdown(result, book_url, marks))
-    path = folder / f"{notebook}.html"
-    atomic_write(path, render_html(result, book_url, marks))
+    for suffix, page in pages.items():
+        path = atomic_write(folder / f"{notebook}{suffix}", page)
     return path

@@ -9,6 +9,7 @@ result into the course's nbgrader gradebook as soon as it exists.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
 import hashlib
 import multiprocessing
@@ -19,18 +20,19 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 import numpy as np
-from nbgrader.api import MissingEntry
 
 from . import autograded, feedback, records
 from .checks import AssignmentChecks, checks_for
 from .course import Course, read_timestamp
 from .export import LmsExportPlugin
+from .gradebook import GradebookWriter, stored_marks
 from .judge import PartResult, judge_part
+from .marks import LatePolicy, Marks, Prior, in_gradebook, marks_for
 from .records import SubmissionResult
 from .sandbox import Isolation, run
 from .submission import (
@@ -211,11 +213,22 @@ def late_plugin(config):
 
 @dataclass
 class Graded:
-    """A judged submission with the files that go with it."""
+    """A judged submission with its rendered files and the marks its gradebook rows get."""
 
     submission: Submission
     result: SubmissionResult
-    autograded: str  # the autograded notebook as JSON text, "" to rebuild it from the record
+    marks: Marks
+    autograded: str  # the autograded notebook as JSON text
+    feedback: feedback.Pages
+
+
+@dataclass(frozen=True)
+class Todo:
+    """One submission to grade, with what the gradebook already knows of it."""
+
+    submission: Submission
+    prior: Prior
+    when: datetime.datetime | None  # the submission's timestamp.txt, naive UTC
 
 
 def grade_class(
@@ -227,54 +240,55 @@ def grade_class(
     """Grade every submission in ``submitted`` into the course's gradebook.
 
     A record is reused when the submitted file, the hidden checks and the seed are
-    unchanged; whatever a killed run left incomplete for it is completed first. Per
-    submission the autograded notebook, the gradebook rows and the feedback are written
-    before the JSON record, and the CSV is exported from the gradebook at the end.
+    unchanged and the gradebook and files agree with it; whatever a killed run left
+    incomplete for it is completed first. Workers grade and render each submission (its
+    autograded notebook and feedback); this process writes those files and the JSON
+    record as each arrives, the gradebook rows in batches, and the CSV at the end.
     """
     checks = checks_for(assignment)
     release = release_notebook(config.root, checks)
     course = Course.load(config.root, config.course or config.out)
     book_url = config.book_url or course.book_url
-    version = checks_version(assignment)
     config.out.mkdir(parents=True, exist_ok=True)
     hidden = tuple(str(p) for p in (config.root, submitted, config.out, course.root))
-    job = Job(assignment, nbformat.writes(release), config.base_seed, hidden, book_url)
-    results, todo, incomplete = [], [], []
-    with records.GradebookWriter(
-        course.db_url, assignment, checks.notebook, release, late_plugin(course.config)
-    ) as gradebook:
-        complete = gradebook.complete()
-        for submission, cached in _pending(config, assignment, submitted, checks, version):
+    late = late_plugin(course.config)
+    with GradebookWriter(course.db_url, assignment, checks.notebook, release, late) as gb:
+        job = Job(
+            assignment,
+            nbformat.writes(release),
+            config.base_seed,
+            hidden,
+            book_url,
+            version=checks_version(assignment),
+            cells=tuple(gb.cells),
+            late=gb.late,
+        )
+        writer = _Writer(course, config.out, checks.notebook, gb, on_result)
+        todo, incomplete = [], []
+        for submission, cached in _pending(config, assignment, submitted, checks, job.version):
+            item = Todo(
+                submission, gb.prior(submission.student), read_timestamp(submission.path.parent)
+            )
             if cached is None:
-                todo.append(submission)
-            elif _files_missing(course, checks.notebook, cached, complete):
-                incomplete.append(Graded(submission, cached, ""))
+                todo.append(item)
+            elif _in_sync(course, checks.notebook, job, cached, item):
+                writer.reused(cached)
             else:
-                results.append(cached)
-                if on_result:
-                    on_result(cached, True)
-        writer = _Writer(course, config.out, checks.notebook, release, book_url, gradebook)
-        for graded in incomplete:  # a killed run's leftovers, or files deleted since
-            writer.commit(graded)
-            results.append(graded.result)
-            if on_result:
-                on_result(graded.result, True)
+                incomplete.append((item, cached))
+        for item, cached in incomplete:  # a killed run's leftovers, or changed since
+            loaded = load_submission(item.submission)
+            writer.commit(job.render(item, loaded, cached), cached=True)
         workers = config.workers or default_workers(len(todo))
         graded_now = (
             dask_results(job, todo, config.scheduler, workers)
             if config.scheduler
             else local_results(job, todo, workers)
         )
-        for graded in graded_now:  # committed one by one, as they arrive
-            graded.result.checks_version = version
-            writer.commit(graded)
-            results.append(graded.result)
-            if on_result:
-                on_result(graded.result, False)
-        gradebook.gb.db.commit()
-        export_csv(gradebook.gb, assignment, config.out)
-    results.sort(key=lambda r: r.student)
-    return results
+        for graded in graded_now:  # files and record as they arrive, rows in batches
+            writer.commit(graded, cached=False)
+        writer.flush()
+        export_csv(gb.gb, assignment, config.out)
+    return sorted(writer.results, key=lambda r: r.student)
 
 
 def export_csv(gb, assignment: str, out: Path) -> Path:
@@ -285,18 +299,22 @@ def export_csv(gb, assignment: str, out: Path) -> Path:
     return path
 
 
-def _files_missing(course: Course, notebook: str, result: SubmissionResult, complete) -> bool:
-    """Whether a record's gradebook rows, autograded notebook or feedback are missing, or
-    nbgrader's own autograde has overwritten them since."""
+def _in_sync(course: Course, notebook: str, job: Job, result: SubmissionResult, item: Todo) -> bool:
+    """Whether a record's gradebook rows hold its scores, time and penalty, and its
+    autograded notebook and feedback exist and nbgrader's own autograde has not
+    overwritten them since."""
+    marks = marks_for(result, list(job.cells), item.prior, item.when, job.late)
+    if not in_gradebook(result, marks, item.prior):
+        return False
     a, student = result.assignment, result.student
     nb = course.folder(course.autograded, student, a) / f"{notebook}.ipynb"
     html = course.folder(course.feedback, student, a) / f"{notebook}.html"
-    if student not in complete or not html.exists():
-        return True
+    if not html.exists():
+        return False
     try:
-        return autograded.written_by_nbgrader(nb.read_bytes())
+        return not autograded.written_by_nbgrader(nb.read_bytes())
     except OSError:
-        return True
+        return False
 
 
 def nbgrader_autograded(course: Course, assignment: str) -> list[str]:
@@ -319,69 +337,91 @@ def rewrite_feedback(
     checks = checks_for(assignment)
     release = release_notebook(root, checks)
     count = 0
-    with records.GradebookWriter(course.db_url, assignment, checks.notebook, release) as gb:
+    with GradebookWriter(course.db_url, assignment, checks.notebook, release) as gb:
         for path in sorted((out / "results" / assignment).glob("*.json")):
             result = records.read_record(out, assignment, path.stem)
-            if result is None:
+            prior = None if result is None else gb.priors.get(result.student)
+            if prior is None:  # no record, or the gradebook lost it: `grade` restores it
                 continue
-            try:
-                marks = gb.marks(result.student)
-            except MissingEntry:  # the gradebook lost it: `autograder grade` restores it
-                continue
+            pages = feedback.render(result, course.book_url, stored_marks(prior, gb.cells))
             folder = course.folder(course.feedback, result.student, assignment)
             source = submitted / result.student / assignment
-            feedback.write_feedback(folder, checks.notebook, result, course.book_url, marks, source)
+            feedback.write_feedback(folder, checks.notebook, pages, source)
             count += 1
         export_csv(gb.gb, assignment, out)
     return count
 
 
-@dataclass
 class _Writer:
-    """Writes one graded submission's files in the order that keeps them all-or-nothing."""
+    """Writes each graded submission's files and record at once, its gradebook rows in
+    batches, and reports every result once its rows are in."""
 
-    course: Course
-    out: Path
-    notebook: str
-    release: nbformat.NotebookNode
-    book_url: str
-    gradebook: records.GradebookWriter
+    BATCH_ROWS = 200  # submissions per gradebook transaction, at most
+    BATCH_SECONDS = 0.25  # and at most this long after the first of them was queued
 
-    def commit(self, graded: Graded) -> None:
-        """Write everything of one submission, or, when that fails (a name the gradebook
-        cannot store, a full disk), nothing: the result becomes a "grader-error"."""
+    def __init__(self, course: Course, out: Path, notebook: str, gb: GradebookWriter, on_result):
+        self.course, self.out, self.notebook, self.gb = course, out, notebook, gb
+        self.on_result = on_result
+        self.results: list[SubmissionResult] = []
+        self._pending: list[tuple[Graded, bool]] = []
+        self._since = 0.0
+
+    def reused(self, result: SubmissionResult) -> None:
+        self._report(result, True)
+
+    def commit(self, graded: Graded, cached: bool) -> None:
+        """Write one submission's files and record and queue its gradebook rows; when a
+        file cannot be written (a full disk), nothing of it stays: a "grader-error"."""
         try:
-            self._commit(graded)
+            self._write_files(graded)
         except Exception as error:
-            self.gradebook.gb.db.rollback()
-            for step in (self.course.autograded, self.course.feedback):
-                folder = self.course.folder(step, graded.result.student, graded.result.assignment)
-                shutil.rmtree(folder, ignore_errors=True)
-                with contextlib.suppress(OSError):
-                    folder.parent.rmdir()  # the student's folder, when nothing else is in it
-            records.record_path(self.out, graded.result.assignment, graded.result.student).unlink(
-                missing_ok=True
-            )
-            graded.result.status = "grader-error"
-            reason = f"{type(error).__name__}: {error}"[:300]
-            graded.result.problems.append(f"the grader could not record this result: {reason}")
+            self._undo(graded.result, error)
+            self._report(graded.result, cached)
+            return
+        if not self._pending:
+            self._since = time.monotonic()
+        self.gb.queue(graded.result, graded.marks)
+        self._pending.append((graded, cached))
+        waited = time.monotonic() - self._since
+        if len(self._pending) >= self.BATCH_ROWS or waited >= self.BATCH_SECONDS:
+            self.flush()
 
-    def _commit(self, graded: Graded) -> None:
+    def flush(self) -> None:
+        """Write the queued gradebook rows; a submission the gradebook refuses (a name it
+        cannot store) loses its files and record and becomes a "grader-error"."""
+        refused = {result.student: error for result, error in self.gb.flush()}
+        for graded, cached in self._pending:
+            if graded.result.student in refused:
+                self._undo(graded.result, refused[graded.result.student])
+            self._report(graded.result, cached)
+        self._pending = []
+
+    def _write_files(self, graded: Graded) -> None:
         result, folder = graded.result, graded.submission.path.parent
         course, a = self.course, result.assignment
-        text = graded.autograded
-        if not text:
-            submitted = load_submission(graded.submission)
-            nb = autograded.build(self.release, submitted, result, self.book_url)
-            text = nbformat.writes(nb)
         target = course.folder(course.autograded, result.student, a)
-        records.atomic_write(target / f"{self.notebook}.ipynb", text)
+        records.atomic_write(target / f"{self.notebook}.ipynb", graded.autograded)
         records.copy_small_file(folder / "timestamp.txt", target / "timestamp.txt")
-        self.gradebook.write(result, read_timestamp(folder))
-        marks = self.gradebook.marks(result.student)
         feedback_dir = course.folder(course.feedback, result.student, a)
-        feedback.write_feedback(feedback_dir, self.notebook, result, self.book_url, marks, folder)
+        feedback.write_feedback(feedback_dir, self.notebook, graded.feedback, folder)
         records.write_record(self.out, result)
+
+    def _undo(self, result: SubmissionResult, error: Exception) -> None:
+        for step in (self.course.autograded, self.course.feedback):
+            folder = self.course.folder(step, result.student, result.assignment)
+            shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                folder.parent.rmdir()  # the student's folder, when nothing else is in it
+        with contextlib.suppress(OSError):
+            records.record_path(self.out, result.assignment, result.student).unlink(missing_ok=True)
+        result.status = "grader-error"
+        reason = f"{type(error).__name__}: {error}"[:300]
+        result.problems.append(f"the grader could not record this result: {reason}")
+
+    def _report(self, result: SubmissionResult, cached: bool) -> None:
+        self.results.append(result)
+        if self.on_result:
+            self.on_result(result, cached)
 
 
 @dataclass(frozen=True)
@@ -393,14 +433,26 @@ class Job:
     base_seed: int
     hidden: tuple[str, ...]  # paths the sandboxed child must not see
     book_url: str = ""
+    version: str = ""  # checks_version(assignment)
+    cells: tuple[str, ...] = ()  # the graded cells of the notebook, as the gradebook has them
+    late: LatePolicy = field(default_factory=LatePolicy)
 
     def grade(self, student: str, submitted, digest: str = "") -> SubmissionResult:
         checks = checks_for(self.assignment)
         release = _parsed(self.release)
         isolation = Isolation.for_course([Path(p) for p in self.hidden])
-        return grade_notebook(
+        result = grade_notebook(
             checks, release, student, submitted, self.base_seed, isolation, digest=digest
         )
+        result.checks_version = self.version
+        return result
+
+    def render(self, item: Todo, submitted, result: SubmissionResult) -> Graded:
+        """The autograded notebook, marks and feedback of a judged submission."""
+        marks = marks_for(result, list(self.cells), item.prior, item.when, self.late)
+        nb = autograded.build(_parsed(self.release), submitted, result, self.book_url)
+        pages = feedback.render(result, self.book_url, marks)
+        return Graded(item.submission, result, marks, nbformat.writes(nb), pages)
 
 
 @functools.lru_cache(maxsize=8)
@@ -409,31 +461,30 @@ def _parsed(release: str) -> nbformat.NotebookNode:
     return nbformat.reads(release, as_version=4)
 
 
-def _grade_one(job: Job, submission: Submission, loaded=None, digest=None) -> Graded:
-    """Read and grade one submission and build its autograded notebook (in a worker
-    process, or inline); ``loaded`` and ``digest`` when it was read elsewhere."""
+def _grade_one(job: Job, item: Todo, loaded=None, digest=None) -> Graded:
+    """Read, grade and render one submission (in a worker process, or inline);
+    ``loaded`` and ``digest`` when it was read elsewhere."""
+    submission = item.submission
     digest = submission_digest(submission.path) if digest is None else digest
     submitted = load_submission(submission) if loaded is None else loaded
-    result = job.grade(submission.student, submitted, digest)
-    nb = autograded.build(_parsed(job.release), submitted, result, job.book_url)
-    return Graded(submission, result, nbformat.writes(nb))
+    return job.render(item, submitted, job.grade(submission.student, submitted, digest))
 
 
-def local_results(job: Job, todo: list[Submission], workers: int) -> Iterator[Graded]:
+def local_results(job: Job, todo: list[Todo], workers: int) -> Iterator[Graded]:
     """Grade on this machine: inline for one worker, else in ``workers`` processes, each
-    with its own fork server, so judging runs on every core despite the GIL.
+    with its own fork server, so judging and rendering run on every core despite the GIL.
 
     Submissions are read as they are graded and at most two per worker are in flight, so
     memory stays flat however large the class.
     """
     if workers <= 1:
-        yield from (_grade_one(job, submission) for submission in todo)
+        yield from (_grade_one(job, item) for item in todo)
         return
     context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         pending = set()
-        for submission in todo:
-            pending.add(pool.submit(_grade_one, job, submission))
+        for item in todo:
+            pending.add(pool.submit(_grade_one, job, item))
             if len(pending) >= 2 * workers:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 yield from (f.result() for f in done)
@@ -441,7 +492,7 @@ def local_results(job: Job, todo: list[Submission], workers: int) -> Iterator[Gr
             yield future.result()
 
 
-def dask_results(job: Job, todo: list[Submission], address: str, workers: int):
+def dask_results(job: Job, todo: list[Todo], address: str, workers: int):
     """Grade on a Dask cluster; notebooks are read here and shipped as data, results
     come back as they finish. At most a few tasks per worker are in flight."""
     from distributed import Client
@@ -450,10 +501,10 @@ def dask_results(job: Job, todo: list[Submission], address: str, workers: int):
     with Client(address) as client:
         ahead = max(2, 2 * len(client.scheduler_info()["workers"]), workers)
         pending = dask_as_completed()
-        for submission in todo:
-            loaded = load_submission(submission)
-            digest = submission_digest(submission.path)
-            future = client.submit(_grade_one, job, submission, loaded, digest, pure=False)
+        for item in todo:
+            loaded = load_submission(item.submission)
+            digest = submission_digest(item.submission.path)
+            future = client.submit(_grade_one, job, item, loaded, digest, pure=False)
             pending.add(future)
             if pending.count() >= ahead:
                 yield next(pending).result()

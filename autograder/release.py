@@ -73,7 +73,7 @@ def generate_student_version(root: Path, assignment: str, db_path: Path | None =
     """
     from nbgrader.apps import NbGraderAPI
 
-    from .records import ensure_alembic_on_path
+    from .gradebook import ensure_alembic_on_path
 
     ensure_alembic_on_path()
     config = course_config(root, db_path)

@@ -159,16 +159,16 @@ def test_a_result_the_gradebook_cannot_store_leaves_nothing_and_sets_the_exit_co
     exit code says that someone needs attention."""
     import sqlite3
 
-    from autograder import records
+    from autograder.gradebook import GradebookWriter
 
-    real = records.GradebookWriter.write
+    real = GradebookWriter._write
 
-    def disk_full_for_bob(self, result, timestamp=None):
-        if result.student == "bob":
+    def disk_full_for_bob(self, batch):  # the batch, then bob alone, are refused
+        if any(result.student == "bob" for result, _ in batch):
             raise sqlite3.OperationalError("database or disk is full")
-        return real(self, result, timestamp)
+        return real(self, batch)
 
-    monkeypatch.setattr(records.GradebookWriter, "write", disk_full_for_bob)
+    monkeypatch.setattr(GradebookWriter, "_write", disk_full_for_bob)
     submitted = tmp_path / "submitted"
     for name in ("ada", "bob"):
         shutil.copytree(root / "sample_class" / "submitted" / "ada_correct", submitted / name)
@@ -201,3 +201,66 @@ def test_files_in_a_submitted_folder_that_are_not_small_regular_files_are_ignore
     (tmp_path / "timestamp.txt").unlink()
     os.mkfifo(tmp_path / "timestamp.txt")  # would block a plain open() forever
     assert read_timestamp(tmp_path) is None
+
+
+def test_a_gradebook_that_lags_its_records_is_completed_without_regrading(course):
+    """Rows are written in batches after the records: a kill between the two leaves a
+    gradebook with stale or missing scores, which the next run restores from the record."""
+    folder, args = course
+    for student in STUDENTS:
+        mark_reused(folder, student)
+    with Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as gb:
+        ada = gb.find_submission_notebook("assignment1", "assignment1", "ada_correct")
+        for grade in ada.grades:
+            grade.auto_score = 0.0  # an older submission's scores
+        grade = gb.find_grade("test_mse", "assignment1", "assignment1", "ben_mse_sign_flipped")
+        grade.auto_score = None  # a row created but never scored
+        gb.db.commit()
+    assert main(args) == 0
+    with Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as gb:
+        for student in STUDENTS:
+            record = read_record(folder / "reports", "assignment1", student)
+            assert seconds(folder, student) == -1.0  # from the record, not regraded
+            assert gb.find_submission("assignment1", student).score == pytest.approx(record.score)
+
+
+def test_a_later_timestamp_for_the_same_file_updates_the_gradebook_not_the_grade(course):
+    """``collect --update`` of an unchanged notebook brings a later submission time: the
+    verdict stays, the gradebook's time (which lateness is computed from) and the
+    feedback's copy of timestamp.txt follow it."""
+    folder, args = course
+    mark_reused(folder, "ada_correct")
+    stamp = folder / "submitted" / "ada_correct" / "assignment1" / "timestamp.txt"
+    stamp.write_text("2031-05-04 12:30:00.000000 UTC")
+    assert main(args) == 0
+    assert seconds(folder, "ada_correct") == -1.0
+    with Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as gb:
+        when = gb.find_submission("assignment1", "ada_correct").timestamp
+    assert (when.year, when.month, when.hour, when.minute) == (2031, 5, 12, 30)
+    copied = folder / "feedback" / "ada_correct" / "assignment1" / "timestamp.txt"
+    assert copied.read_text().startswith("2031-05-04")
+
+
+@pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")  # nbgrader's own autoflush
+def test_rows_written_in_batches_are_the_rows_nbgraders_add_submission_creates(course):
+    """Every table nbgrader's ``add_submission`` fills gets the same rows for a graded
+    student (cells, defaults), and nbgrader's own score properties read them."""
+    folder, _ = course
+    with Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as gb:
+        gb.add_student("nbgrader_made")
+        gb.add_submission("assignment1", "nbgrader_made")
+
+        def shape(student):
+            nb = gb.find_submission_notebook("assignment1", "assignment1", student)
+            grades = sorted((g.cell_id, g.manual_score, g.extra_credit) for g in nb.grades)
+            comments = sorted((c.cell_id, c.manual_comment, c.auto_comment) for c in nb.comments)
+            submission = gb.find_submission("assignment1", student)
+            return grades, comments, len(submission.notebooks), nb.flagged, submission.extension
+
+        for student in STUDENTS:
+            assert shape(student) == shape("nbgrader_made")
+            notebook = gb.find_submission_notebook("assignment1", "assignment1", student)
+            assert not notebook.needs_manual_grade
+            record = read_record(folder / "reports", "assignment1", student)
+            assert notebook.score == pytest.approx(record.score)
+            assert notebook.max_score == 11

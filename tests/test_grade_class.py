@@ -152,7 +152,7 @@ def test_the_gradebook_is_stamped_with_nbgraders_schema_head():
     from alembic.script import ScriptDirectory
     from nbgrader import __file__ as nbgrader_init
 
-    from autograder.records import alembic_head
+    from autograder.gradebook import alembic_head
 
     scripts = ScriptDirectory(str(Path(nbgrader_init).parent / "alembic"))
     assert alembic_head() == scripts.get_current_head()

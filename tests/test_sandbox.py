@@ -273,8 +273,19 @@ def test_only_the_python_installation_is_visible():
     )
     # The jail's own folders, plus the top folder of each part of the Python installation
     # that is bound (a checkout's virtual environment may live anywhere).
-    allowed = {"usr", "lib", "lib64", "bin", "etc", "proc", "dev", "tmp", "var", "student",
-               "sandbox"}
+    allowed = {
+        "usr",
+        "lib",
+        "lib64",
+        "bin",
+        "etc",
+        "proc",
+        "dev",
+        "tmp",
+        "var",
+        "student",
+        "sandbox",
+    }
     allowed |= {Path(k).parts[1] for k in Isolation.for_course([ROOT]).keep}
     outcome = attack(body, setup=f"import numpy as np\nALLOWED = {sorted(allowed)!r}\n")
     np.testing.assert_array_equal(outcome.values["attack"]["y"], [0.0, 1.0, 1.0, 0.0])
