@@ -153,7 +153,9 @@ def _grade_into(result, checks, release, points, submitted, isolation) -> None:
     """Fill ``result`` with the judged parts of one submission."""
     seed = result.seed
     rng = np.random.default_rng(seed)
+    clock = time.perf_counter()
     cases = {part.grade_id: part.make_cases(rng) for part in checks.parts}
+    result.phases["drawing inputs"] = _since(clock)
     if isinstance(submitted, UnreadableSubmission):
         result.status = "unreadable"
         result.problems.append(str(submitted))
@@ -171,9 +173,17 @@ def _grade_into(result, checks, release, points, submitted, isolation) -> None:
             result.status = "grader-error"
             result.problems.append(outcome.grader_error)
         result.cell_errors = dict(outcome.cell_errors)
+        result.phases.update({name: round(1000 * t, 3) for name, t in outcome.phases.items()})
+        clock = time.perf_counter()
         for part in checks.parts:
             part_points = points.get(part.grade_id, 0.0)
             result.parts.append(judge_part(part, cases[part.grade_id], outcome, part_points))
+        result.phases["judging"] = _since(clock)
+
+
+def _since(clock: float) -> float:
+    """Milliseconds since ``clock`` (a ``time.perf_counter()`` value)."""
+    return round(1000 * (time.perf_counter() - clock), 3)
 
 
 @dataclass
@@ -397,6 +407,7 @@ class _Writer:
         self._pending = []
 
     def _write_files(self, graded: Graded) -> None:
+        clock = time.perf_counter()
         result, folder = graded.result, graded.submission.path.parent
         course, a = self.course, result.assignment
         target = course.folder(course.autograded, result.student, a)
@@ -404,6 +415,7 @@ class _Writer:
         records.copy_small_file(folder / "timestamp.txt", target / "timestamp.txt")
         feedback_dir = course.folder(course.feedback, result.student, a)
         feedback.write_feedback(feedback_dir, self.notebook, graded.feedback, folder)
+        result.phases["writing files"] = _since(clock)
         records.write_record(self.out, result)
 
     def _undo(self, result: SubmissionResult, error: Exception) -> None:
@@ -449,10 +461,12 @@ class Job:
 
     def render(self, item: Todo, submitted, result: SubmissionResult) -> Graded:
         """The autograded notebook, marks and feedback of a judged submission."""
+        clock = time.perf_counter()
         marks = marks_for(result, list(self.cells), item.prior, item.when, self.late)
         nb = autograded.build(_parsed(self.release), submitted, result, self.book_url)
-        pages = feedback.render(result, self.book_url, marks)
-        return Graded(item.submission, result, marks, nbformat.writes(nb), pages)
+        pages, text = feedback.render(result, self.book_url, marks), nbformat.writes(nb)
+        result.phases["rendering"] = _since(clock)
+        return Graded(item.submission, result, marks, text, pages)
 
 
 @functools.lru_cache(maxsize=8)

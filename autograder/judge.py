@@ -147,6 +147,17 @@ def _context(part: Part, case: Case) -> diagnosis.Context:
     return diagnosis.Context(inputs, batch, part.time_axis, part.gates)
 
 
+def _arrays(part: Part, case: Case, outcome: Outcome) -> dict[str, np.ndarray]:
+    """The valid arrays a probe returned for the outputs ``case`` expects."""
+    returned = outcome.values.get(case.probe.id, {})
+    arrays = {}
+    for name in case.expected:
+        array, problem = _as_array(name, returned.get(name), part)
+        if problem is None:
+            arrays[name] = array
+    return arrays
+
+
 def _matches(part: Part, case: Case, arrays: dict, wrong: list[str]) -> list[str]:
     """Catalogued codes whose outputs the student reproduced on this case: every output,
     except the part's ``loose`` ones (bookkeeping such as a step counter, which may follow
@@ -212,9 +223,9 @@ def judge_case(part: Part, case: Case, outcome: Outcome) -> CaseResult:
     problems += [_changed_words(case, short) for short in changed]
     result = CaseResult(case.label, not problems, problems, changed=changed, warned=warned)
     result.wrong = wrong
-    result.matches = _matches(part, case, arrays, wrong)
-    if not wrong:
+    if not wrong:  # catalogued matches only matter once some case of the part fails
         return result
+    result.matches = _matches(part, case, arrays, wrong)
     if nonfinite and part.nonfinite_mistake:
         result.matches.append(part.nonfinite_mistake)
     ctx = _context(part, case)
@@ -331,6 +342,10 @@ def judge_part(part: Part, cases: list[Case], outcome: Outcome, points: float) -
         codes = list(dict.fromkeys(r.mistake for r in results if r.mistake))
         named = [part.mistake(code) for code in codes]
     else:
+        if any(r.wrong or r.relations for r in results):
+            for case, r in zip(cases, results, strict=True):
+                if not r.wrong and case.probe.id not in outcome.probe_errors:
+                    r.matches = _matches(part, case, _arrays(part, case, outcome), [])
         named = _named(part, cases, results)
         codes = {m.code for m in named}
         for r in results:

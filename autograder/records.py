@@ -33,6 +33,7 @@ class SubmissionResult:
     seconds: float = 0.0
     submission_sha256: str = ""  # of the submitted file's bytes; "" when there is none
     checks_version: str = ""  # digest of the hidden checks' source (grade.checks_version)
+    phases: dict[str, float] = field(default_factory=dict)  # milliseconds per phase of grading
 
     @property
     def cache_key(self) -> tuple[str, str, int]:

@@ -151,7 +151,7 @@ class Attempt:
                 "probes": [{"id": p.id, "steps": p.steps, "send": p.send} for p in probes],
             }
         )
-        self.next_probe = 0  # index in ``probes`` of the next probe whose inputs may go down
+        self.next_probe = 0  # index in ``probes`` of the next probe to be announced
         self.names: set[str] = set()  # value names the current probe may send
         self.clock = time.monotonic()
 
@@ -184,7 +184,13 @@ class Attempt:
             return ("all", ""), "not run: the grader could not start the sandbox"
         os.close(result_w)
         os.close(command_r)
+        # The plan, then every probe's inputs in the plan's order: they wait in the pipe
+        # until the child reads them at each probe's start, so no probe waits for a round
+        # trip to this process (the child sees them early, but only its own inputs).
         self.outbox = bytearray(self.plan)
+        for probe in self.probes:
+            names = sorted(probe_inputs(probe))
+            self.outbox += encode_inputs({n: self.inputs[n] for n in names})
         phase, culprit, reason, ended, closed = ("startup", ""), None, "", False, False
         try:
             phase, culprit, reason, ended = self._exchange(result_r, command_w, remaining)
@@ -275,9 +281,7 @@ class Attempt:
                 raise ChannelError("a check was announced out of order")
             probe = self.probes[self.next_probe]
             self.next_probe += 1
-            names = sorted(probe_inputs(probe))
-            self.outbox += encode_inputs({n: self.inputs[n] for n in names})
-            self.names = set(probe.send) | {f"after:{n}" for n in names}
+            self.names = set(probe.send) | {f"after:{n}" for n in probe_inputs(probe)}
             return ("probe", probe.id), now + limits.probe_seconds, False
         elif kind in ("value", "bad_value", "probe_error", "probe_done"):
             if phase != ("probe", header["probe"]):
