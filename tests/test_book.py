@@ -6,11 +6,14 @@ shared by every test here; it takes well under a minute on a two-core machine.
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+
+from autograder.checks import REGISTRY
 
 pytestmark = pytest.mark.slow
 
@@ -138,3 +141,25 @@ def test_bibliography_lists_the_sources(html: Path, chapter: Path) -> None:
         assert name in text, f"{name} missing from the bibliography"
     citations = [href for href in parse(chapter).links if "bibliography.html#" in href]
     assert citations, "the chapter's citations do not link to the bibliography"
+
+
+def linked_sections() -> set[str]:
+    """Every "book/page.html#label" that feedback or a notebook links to: the sections of
+    the autograder's parts and mistakes, and the chapter links in solutions/<a>/<a>.py."""
+    sections = {part.section for check in REGISTRY.values() for part in check.parts}
+    sections |= {m.section for c in REGISTRY.values() for p in c.parts for m in p.mistakes}
+    for source in ROOT.glob("solutions/*/*.py"):
+        sections |= set(re.findall(r"/(book/[a-z0-9-]+\.html(?:#[a-z0-9-]+)?)", source.read_text()))
+    return sections
+
+
+def test_every_linked_section_is_on_its_page(html: Path) -> None:
+    sections = linked_sections()
+    assert len(sections) > 30, sorted(sections)
+    missing = []
+    for section in sorted(sections):
+        page, _, label = section.partition("#")
+        target = html / page
+        if not target.is_file() or (label and label not in parse(target).ids):
+            missing.append(section)
+    assert not missing, f"links to sections that are not on their page: {missing}"
