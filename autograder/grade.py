@@ -450,12 +450,26 @@ class Job:
     late: LatePolicy = field(default_factory=LatePolicy)
 
     def grade(self, student: str, submitted, digest: str = "") -> SubmissionResult:
+        """Grade one submission with this worker's checks, which must be the instructor's:
+        a worker with other hidden checks (another version installed on a cluster
+        machine) gives a "grader-error" instead of verdicts nobody asked for."""
         checks = checks_for(self.assignment)
         release = _parsed(self.release)
         isolation = Isolation.for_course([Path(p) for p in self.hidden])
-        result = grade_notebook(
-            checks, release, student, submitted, self.base_seed, isolation, digest=digest
-        )
+        here = checks_version(self.assignment)
+        if self.version and here != self.version:
+            seed = student_seed(self.base_seed, self.assignment, student, digest)
+            result = SubmissionResult(student, self.assignment, seed, "grader-error")
+            result.submission_sha256 = digest
+            result.parts = zero_parts(checks, grade_points(release))
+            result.problems.append(
+                f"the worker that took this submission has other hidden checks (version "
+                f"{here}, expected {self.version}): install the same version everywhere"
+            )
+        else:
+            result = grade_notebook(
+                checks, release, student, submitted, self.base_seed, isolation, digest=digest
+            )
         result.checks_version = self.version
         return result
 

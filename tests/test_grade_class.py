@@ -156,3 +156,24 @@ def test_the_gradebook_is_stamped_with_nbgraders_schema_head():
 
     scripts = ScriptDirectory(str(Path(nbgrader_init).parent / "alembic"))
     assert alembic_head() == scripts.get_current_head()
+
+
+def test_a_worker_with_other_hidden_checks_refuses_to_grade(root):
+    """On a cluster, a machine with another version of the checks installed would give
+    verdicts from other checks: it reports a grader-error instead."""
+    import nbformat
+
+    from autograder.grade import Job, checks_version, load_submission
+    from autograder.submission import Submission
+
+    path = root / "sample_class" / "submitted" / "ada_correct" / "assignment1" / "assignment1.ipynb"
+    submitted = load_submission(Submission("ada", "assignment1", path))
+    release = nbformat.writes(nbformat.read(root / "exercises/assignment1/assignment1.ipynb", 4))
+    for version, status in ((checks_version("assignment1"), "graded"), ("0" * 16, "grader-error")):
+        result = Job("assignment1", release, 1, (str(root),), version=version).grade(
+            "ada", submitted, "d1"
+        )
+        assert result.status == status
+        assert result.score == (11 if status == "graded" else 0)
+        assert result.checks_version == version
+        assert ("other hidden checks" in " ".join(result.problems)) == (status != "graded")
