@@ -230,6 +230,7 @@ class Graded:
     marks: Marks
     autograded: str  # the autograded notebook as JSON text
     feedback: feedback.Pages
+    record: str  # the JSON record
 
 
 @dataclass(frozen=True)
@@ -407,7 +408,6 @@ class _Writer:
         self._pending = []
 
     def _write_files(self, graded: Graded) -> None:
-        clock = time.perf_counter()
         result, folder = graded.result, graded.submission.path.parent
         course, a = self.course, result.assignment
         target = course.folder(course.autograded, result.student, a)
@@ -415,8 +415,7 @@ class _Writer:
         records.copy_small_file(folder / "timestamp.txt", target / "timestamp.txt")
         feedback_dir = course.folder(course.feedback, result.student, a)
         feedback.write_feedback(feedback_dir, self.notebook, graded.feedback, folder)
-        result.phases["writing files"] = _since(clock)
-        records.write_record(self.out, result)
+        records.write_record(self.out, result, graded.record)
 
     def _undo(self, result: SubmissionResult, error: Exception) -> None:
         for step in (self.course.autograded, self.course.feedback):
@@ -480,7 +479,7 @@ class Job:
         nb = autograded.build(_parsed(self.release), submitted, result, self.book_url)
         pages, text = feedback.render(result, self.book_url, marks), nbformat.writes(nb)
         result.phases["rendering"] = _since(clock)
-        return Graded(item.submission, result, marks, text, pages)
+        return Graded(item.submission, result, marks, text, pages, records.record_text(result))
 
 
 @functools.lru_cache(maxsize=8)

@@ -66,8 +66,11 @@ def record_path(out: Path, assignment: str, student: str) -> Path:
 
 def atomic_write(path: Path, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file and a rename: all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    except FileNotFoundError:  # the first file of its folder
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as handle:
             handle.write(text)
@@ -87,12 +90,17 @@ def copy_small_file(source: Path, target: Path, max_bytes: int = 4096) -> bool:
     return True
 
 
-def write_record(out: Path, result: SubmissionResult) -> Path:
-    """Atomically write the JSON record of one submission: the last of its files, so a
-    record exists only once its feedback and autograded notebook do (its gradebook rows
-    follow in a batch; a rerun writes them if a kill came first)."""
+def record_text(result: SubmissionResult) -> str:
+    """The JSON record of one submission (made where it was graded, in a worker)."""
+    return json.dumps(result.to_dict(), indent=1)
+
+
+def write_record(out: Path, result: SubmissionResult, text: str = "") -> Path:
+    """Atomically write the JSON record of one submission (``text``, else made here): the
+    last of its files, so a record exists only once its feedback and autograded notebook
+    do (its gradebook rows follow in a batch; a rerun writes them if a kill came first)."""
     path = record_path(out, result.assignment, result.student)
-    return atomic_write(path, json.dumps(result.to_dict(), indent=1))
+    return atomic_write(path, text or record_text(result))
 
 
 def read_record(out: Path, assignment: str, student: str) -> SubmissionResult | None:
