@@ -3,7 +3,8 @@
 Every notebook chapter has a note "What this notebook needs" whose one ``pip install``
 command names the numpy-backprop wheel at the published book's address
 (``html.baseurl``) and packages that provide every module its code imports (checked for
-every chapter from the sources, fast). Then, from the built site: two chapters'
+every chapter from the sources, fast), and the book's hook publishes that wheel, or none
+when the course keeps its answer key. Then, from the built site: two chapters'
 ``.ipynb`` downloads run in a clean virtual environment (no system site-packages, not
 this checkout) holding only the site's wheel, the packages their note names and
 Jupyter's kernel and client, and print what the site shows. In that environment, where
@@ -15,13 +16,16 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import importlib.util
 import json
 import os
 import re
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import jupytext
 import nbformat
@@ -35,6 +39,7 @@ from autograder.sandbox import Isolation
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "packages/numpy-backprop/pyproject.toml").read_text())
+EXTENSION = ROOT / "book" / "_ext" / "package_wheel.py"
 WHEEL = f"numpy_backprop-{PROJECT['project']['version']}-py3-none-any.whl"
 COMMAND = re.compile(r"^pip install (?P<wheel>\S+\.whl)(?P<needs>(?: [A-Za-z0-9._-]+)*)\s*$")
 NOTE = "What this notebook needs"
@@ -118,6 +123,32 @@ def test_the_import_scan_sees_every_kind_of_import():
     assert imported_modules(["from numpy_backprop.data import and_or_xor"]) == {"numpy_backprop"}
     loads = imported_modules(["from numpy_backprop.data import and_or_xor, load_digits"])
     assert loads == {"numpy_backprop", "sklearn"}
+
+
+def publish(outdir: Path, enabled: bool) -> list[str]:
+    """Run the book's wheel hook on ``outdir`` as Sphinx would; the files it leaves."""
+    spec = importlib.util.spec_from_file_location("package_wheel", EXTENSION)
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    app = SimpleNamespace(
+        outdir=str(outdir),
+        builder=SimpleNamespace(format="html"),
+        config=SimpleNamespace(numpy_backprop_wheel=enabled),
+    )
+    hook._publish_wheel(app, None)
+    return sorted(p.name for p in outdir.iterdir())
+
+
+def test_the_book_publishes_the_whole_package_or_nothing(tmp_path):
+    assert publish(tmp_path, True) == [WHEEL]
+    with zipfile.ZipFile(tmp_path / WHEEL) as wheel:
+        names = set(wheel.namelist())
+        metadata = wheel.read(f"numpy_backprop-{PROJECT['project']['version']}.dist-info/METADATA")
+    package = Path(numpy_backprop.data.__file__).parent
+    assert {f"numpy_backprop/{p.name}" for p in package.glob("*.py")} <= names
+    assert b"Requires-Dist: numpy" in metadata
+    (tmp_path / "index.html").write_text("")
+    assert publish(tmp_path, False) == ["index.html"]  # a course that keeps the key
 
 
 # --- from the built site -----------------------------------------------------------------
