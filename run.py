@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / "bin"
 EXTRAS = {"main": "book,dev", "test": "book,dev,torch"}
+NUMERICS = "packages/numpy-backprop"  # the shared numerics, a distribution of its own
 
 
 def say(message: str) -> None:
@@ -46,7 +47,7 @@ def ensure_venv(extras: str) -> None:
         say("creating .venv")
         run(sys.executable, "-m", "venv", VENV)
     digest = hashlib.sha256()
-    for name in ("pyproject.toml", "constraints.txt"):
+    for name in ("pyproject.toml", "constraints.txt", f"{NUMERICS}/pyproject.toml"):
         digest.update((ROOT / name).read_bytes())
     digest.update(extras.encode())
     stamp = VENV / ".install-stamp"
@@ -55,7 +56,8 @@ def ensure_venv(extras: str) -> None:
     say(f"installing the course with extras [{extras}] (pinned by constraints.txt)")
     pip = [BIN / "python", "-m", "pip", "--disable-pip-version-check", "-q"]
     run(*pip, "install", "--upgrade", "pip")
-    run(*pip, "install", "-c", "constraints.txt", "-e", f".[{extras}]")
+    # The course requires numpy-backprop by name; this folder is where pip finds it.
+    run(*pip, "install", "-c", "constraints.txt", "-e", NUMERICS, "-e", f".[{extras}]")
     stamp.write_text(digest.hexdigest())
 
 

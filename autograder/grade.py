@@ -25,6 +25,7 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
+import numpy_backprop
 
 from . import autograded, feedback, records
 from .checks import AssignmentChecks, checks_for
@@ -71,18 +72,20 @@ def submission_digest(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> str:
 @functools.cache
 def checks_version(assignment: str) -> str:
     """A digest of everything that decides a verdict: the assignment's hidden checks, the
-    shared check code, the judge and the reference implementations."""
+    shared check code, the judge and the reference implementations (numpy_backprop)."""
     package = Path(__file__).parent
+    reference = Path(numpy_backprop.__file__).parent
     files = [
         package / "checks" / f"{assignment}.py",
         package / "checks" / "base.py",
         package / "judge.py",
-        *sorted((package / "reference").rglob("*.py")),
+        *sorted(reference.rglob("*.py")),
     ]
     digest = hashlib.sha256()
     for path in files:
         if path.exists():
-            digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+            name = path.relative_to(reference.parent if path.is_relative_to(reference) else package)
+            digest.update(name.as_posix().encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 

@@ -23,9 +23,8 @@ import time
 import warnings
 
 import numpy as np
-
-from autograder.reference import data, gradcheck, layers, optim, recurrent, training
-from autograder.reference.modules import MLP
+from numpy_backprop import data, gradcheck, layers, optim, recurrent, training
+from numpy_backprop.modules import MLP
 
 
 def best_times(fns: dict, repeats: int) -> tuple[dict, dict]:

@@ -103,7 +103,7 @@ def dense_forward(x, w, b):
 """,
     "imports_the_grader": """
 try:
-    from autograder.reference.layers import dense_forward as _ref
+    from numpy_backprop.layers import dense_forward as _ref
 except Exception:
     _ref = None
 

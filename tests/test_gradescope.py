@@ -34,7 +34,14 @@ from variants_assignment1 import BUGGY
 from autograder.checks import REGISTRY, checks_for
 from autograder.cli import main
 from autograder.gradescope import Policy
-from autograder.gradescope.archive import PROVIDED, ROOTS, archive_files, pins, write_archive
+from autograder.gradescope.archive import (
+    NUMERICS,
+    PROVIDED,
+    ROOTS,
+    archive_files,
+    pins,
+    write_archive,
+)
 from autograder.gradescope.locate import find_notebook
 from autograder.gradescope.run import ROOT_ENV, grade_submission
 from autograder.sandbox import Isolation
@@ -124,7 +131,8 @@ def pinned_python(built, tmp_path_factory):
     files, _, _ = built
     folder = tmp_path_factory.mktemp("pinned")
     names = {line.split("==")[0] for line in files["requirements.txt"].decode().split()}
-    (folder / "allowed").write_text("\n".join(names | PROVIDED | {"backprop-course"}))
+    shipped = {"backprop-course", "numpy-backprop"}  # their packages are in the archive
+    (folder / "allowed").write_text("\n".join(names | PROVIDED | shipped))
     (folder / "guard.py").write_text(GUARD)
     wrapper = folder / "python"
     wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{folder / "guard.py"}" "$@"\n')
@@ -474,6 +482,17 @@ def test_the_archive_holds_this_assignments_checks_only(built):
         cwd=source, capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     assert listed == [str(source / "autograder" / "checks" / "__init__.py"), ASSIGNMENT]
+
+
+def test_the_archive_ships_the_reference_implementations_its_checks_import(built):
+    files, _, source = built
+    shipped = {name for name in files if name.startswith("numpy_backprop/")}
+    assert shipped == {f"numpy_backprop/{p.name}" for p in NUMERICS.glob("*.py")}
+    located = subprocess.run(
+        [sys.executable, "-c", "import numpy_backprop.layers as m; print(m.__file__)"],
+        cwd=source, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert located == str(source / "numpy_backprop" / "layers.py")
 
 
 def test_the_archive_holds_no_solution_and_only_the_release_notebook(built, root):

@@ -9,11 +9,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import numpy_backprop
 import pytest
 
 from autograder.sandbox import Cell, Isolation, Limits, Probe, run
 
 ROOT = Path(__file__).resolve().parents[1]
+NUMERICS = Path(numpy_backprop.__file__).resolve().parent  # the reference, editable here
 LIMITS = Limits(probe_seconds=3.0, cell_seconds=3.0, total_seconds=60.0, cpu_seconds=30)
 SLOW = Limits(probe_seconds=60.0, cell_seconds=60.0, total_seconds=120.0, cpu_seconds=60)
 IS_ROOT = os.geteuid() == 0
@@ -151,9 +153,9 @@ def test_the_environment_carries_no_secrets(monkeypatch):
 def test_the_course_files_and_the_reference_are_invisible_and_read_only():
     body = (
         f"import os\nseen = os.listdir({str(ROOT)!r}) if os.path.isdir({str(ROOT)!r}) else []\n"
-        "try:\n    import autograder.reference.layers\n    imported = 1.0\n"
+        "try:\n    import numpy_backprop.layers\n    imported = 1.0\n"
         "except Exception:\n    imported = 0.0\n"
-        f"readable = float(os.path.exists({str(ROOT / 'autograder' / 'reference')!r}))\n"
+        f"readable = float(os.path.exists({str(NUMERICS)!r}))\n"
         "try:\n"
         f"    open(os.path.join({str(ROOT)!r}, 'planted.py'), 'w').write('x = 1')\n"
         "    wrote = 1.0\nexcept OSError:\n    wrote = 0.0\n"

@@ -8,9 +8,9 @@ mistake would return on the same inputs, so the judge can name the mistake.
 from __future__ import annotations
 
 import numpy as np
+from numpy_backprop import layers as ref
+from numpy_backprop.losses import mse_loss
 
-from ..reference import layers as ref
-from ..reference.losses import mse_loss
 from ..sandbox import Limits
 from .base import (
     AssignmentChecks,

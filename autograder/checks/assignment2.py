@@ -9,10 +9,10 @@ update shows up even when the gradients are right.
 from __future__ import annotations
 
 import numpy as np
+from numpy_backprop import layers as ref
+from numpy_backprop.data import and_or_xor
+from numpy_backprop.losses import mse_loss
 
-from ..reference import layers as ref
-from ..reference.data import and_or_xor
-from ..reference.losses import mse_loss
 from ..sandbox import Limits
 from .base import UPSTREAM_WARN, AssignmentChecks, Case, Changed, Mistake, Part, make_case
 

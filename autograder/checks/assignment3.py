@@ -9,9 +9,9 @@ integer labels as one-hot rows broadcasts without an error.
 from __future__ import annotations
 
 import numpy as np
+from numpy_backprop import layers as ref
+from numpy_backprop import losses
 
-from ..reference import layers as ref
-from ..reference import losses
 from ..sandbox import Limits
 from .base import AssignmentChecks, Case, Mistake, Part, make_case, planted
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from numpy_backprop import gradcheck
+from numpy_backprop import layers as ref
+from numpy_backprop.losses import multiclass_hinge_loss, softmax
 
-from ..reference import gradcheck
-from ..reference import layers as ref
-from ..reference.losses import multiclass_hinge_loss, softmax
 from ..sandbox import Limits
 from .base import AssignmentChecks, Case, Changed, Mistake, Part, convention, make_case
 

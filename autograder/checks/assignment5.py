@@ -9,8 +9,8 @@ say which one a student used.
 from __future__ import annotations
 
 import numpy as np
+from numpy_backprop import layers as ref
 
-from ..reference import layers as ref
 from ..sandbox import Limits
 from .base import AssignmentChecks, Case, Mistake, Part, convention, make_case
 

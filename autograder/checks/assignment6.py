@@ -2,15 +2,15 @@
 
 Every case draws fresh sizes and values, chains the student's forward and backward
 passes (the cache is theirs), and compares the outputs with the reference in
-``autograder/reference/recurrent.py``. The mistakes are replayed here with the same
+``numpy_backprop.recurrent``. The mistakes are replayed here with the same
 inputs: a backward pass of one step or of a sequence with the bug switched on.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numpy_backprop import recurrent as ref
 
-from ..reference import recurrent as ref
 from ..sandbox import Limits
 from .base import AssignmentChecks, Case, Mistake, Part, make_case
 

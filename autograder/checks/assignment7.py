@@ -4,17 +4,17 @@ An update rule is probed as training uses it: several consecutive calls that pas
 returned config back in, then the state (velocity, cache, m, v, t) is read out of the
 config. Hyperparameters are drawn per student; some cases give no config at all (the
 defaults), one gives Adam a step counter that is already running. Expected values come
-from ``autograder/reference/optim.py``; the mistakes are replayed by the small rules
+from ``numpy_backprop.optim``; the mistakes are replayed by the small rules
 below with the bug switched on.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numpy_backprop import optim as ref
+from numpy_backprop.layers import dense_backward
+from numpy_backprop.losses import mse_loss
 
-from ..reference import optim as ref
-from ..reference.layers import dense_backward
-from ..reference.losses import mse_loss
 from ..sandbox import Limits
 from .base import AssignmentChecks, Case, Changed, Mistake, Part, convention, make_case
 

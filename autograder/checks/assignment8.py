@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
+from numpy_backprop.layers import dense_backward, dense_forward, relu_backward, relu_forward
+from numpy_backprop.losses import l2_penalty, softmax_cross_entropy
+from numpy_backprop.search import log_uniform
 
-from ..reference.layers import dense_backward, dense_forward, relu_backward, relu_forward
-from ..reference.losses import l2_penalty, softmax_cross_entropy
-from ..reference.search import log_uniform
 from ..sandbox import Limits, Outcome
 from .base import AssignmentChecks, Case, Mistake, Part, make_case
 

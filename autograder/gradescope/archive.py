@@ -7,6 +7,7 @@ The zip holds, at its root (https://gradescope-autograders.readthedocs.io/en/lat
   grader and the notebooks import (``requirements.txt``, ``pip --no-deps``);
 * ``run_autograder``: run for every submission; starts ``autograder.gradescope.run``;
 * ``autograder/``: the grader's modules with the hidden checks of this assignment only;
+* ``numpy_backprop/``: the reference implementations the checks compare with;
 * ``release/<notebook>.ipynb``: the student version of the notebook (setup cells and
   cell metadata; no solution);
 * ``gradescope.json`` (assignment, course seed, policy) and ``README.md`` (limits).
@@ -25,6 +26,7 @@ import zipfile
 from pathlib import Path
 
 import nbformat
+import numpy_backprop
 
 from .. import checks as checks_pkg
 from .. import grade
@@ -33,6 +35,7 @@ from .policy import Policy
 from .results import failure_json
 
 PACKAGE = Path(__file__).resolve().parents[1]  # the autograder package
+NUMERICS = Path(numpy_backprop.__file__).resolve().parent  # the reference implementations
 VENV = "/opt/backprop-grader"
 # What the grader imports (numpy, nbformat; nbgrader for records) and what the release
 # notebooks import in the sandbox (matplotlib, scikit-learn; scipy comes with it).
@@ -125,7 +128,8 @@ __all__ = ["REGISTRY", "AssignmentChecks", "Case", "Mistake", "Part", "checks_fo
 
 
 def grader_modules(module: str) -> dict[str, bytes]:
-    """The package's modules by archive path, the checks of ``module`` only."""
+    """The package's modules by archive path, the checks of ``module`` only, and the
+    reference implementations."""
     files = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(PACKAGE)
@@ -134,6 +138,8 @@ def grader_modules(module: str) -> dict[str, bytes]:
         if relative.parts[0] == "checks" and relative.name not in ("base.py", f"{module}.py"):
             continue  # other assignments' checks, and the registry of all of them
         files[f"autograder/{relative.as_posix()}"] = path.read_bytes()
+    for path in sorted(NUMERICS.glob("*.py")):
+        files[f"numpy_backprop/{path.name}"] = path.read_bytes()
     return files
 
 

@@ -15,7 +15,7 @@ The filesystem is an allow-list: an empty root with the Python installation (pre
 site-packages, the system libraries and the loader cache) bound read-only; every child
 mounts its own empty working directory, ``/tmp``, ``/var/tmp`` and ``/dev/shm``. Inside
 the bound folders, data a student must not read (scikit-learn's bundled datasets, this
-package with its reference implementations, the course itself if it lies there) is
+package with its hidden checks, numpy_backprop, the course itself if it lies there) is
 covered by empty read-only mounts.
 """
 
@@ -150,14 +150,18 @@ def python_folders() -> tuple[str, ...]:
 @functools.cache
 def _private_data() -> tuple[str, ...]:
     """Installed data a student must not read: scikit-learn's bundled datasets (the labels
-    of the grader's test images), this package (reference implementations, hidden checks),
-    and Debian's system Python packages when they are not this interpreter's."""
+    of the grader's test images), this package (hidden checks), numpy_backprop (the
+    reference implementations, an answer key), and Debian's system Python packages when
+    they are not this interpreter's."""
     private = []
     spec = importlib.util.find_spec("sklearn")
     if spec is not None and spec.submodule_search_locations:
         datasets = Path(next(iter(spec.submodule_search_locations))) / "datasets"
         private += [str(datasets / name) for name in ("data", "images", "descr")]
     private.append(str(Path(__file__).resolve().parents[1]))
+    spec = importlib.util.find_spec("numpy_backprop")  # the reference implementations
+    if spec is not None and spec.submodule_search_locations:
+        private += list(spec.submodule_search_locations)
     needed = [sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib")]
     needed = [os.path.realpath(p) for p in (*needed, *site.getsitepackages())]
     for folder in Path("/usr/lib").glob("python3*"):

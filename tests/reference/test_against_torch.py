@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
-
-from autograder.reference import optim
-from autograder.reference.losses import softmax_cross_entropy
-from autograder.reference.recurrent import lstm_backward, lstm_forward
+from numpy_backprop import optim
+from numpy_backprop.losses import softmax_cross_entropy
+from numpy_backprop.recurrent import lstm_backward, lstm_forward
 
 torch = pytest.importorskip("torch")
 

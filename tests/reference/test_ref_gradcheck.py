@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 from hypothesis import given
+from numpy_backprop import gradcheck as gc
+from numpy_backprop import layers
 
-from autograder.reference import gradcheck as gc
-from autograder.reference import layers
 from tests.strategies import float_arrays, modest, shapes
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from numpy_backprop import layers
+from numpy_backprop.gradcheck import numerical_gradient_array, relative_error
 
-from autograder.reference import layers
-from autograder.reference.gradcheck import numerical_gradient_array, relative_error
 from tests.strategies import (
     dims,
     distinct_arrays,

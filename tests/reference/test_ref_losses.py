@@ -5,13 +5,13 @@ import warnings
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
-
-from autograder.reference import losses
-from autograder.reference.gradcheck import (
+from numpy_backprop import losses
+from numpy_backprop.gradcheck import (
     numerical_gradient,
     relative_error,
     scaled_relative_error,
 )
+
 from tests.strategies import dims, float_arrays, grid_arrays, labels, modest
 
 SMOOTH = 1e-7

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from numpy_backprop import modules
+from numpy_backprop.gradcheck import numerical_gradient, relative_error
+from numpy_backprop.losses import softmax_cross_entropy
 
-from autograder.reference import modules
-from autograder.reference.gradcheck import numerical_gradient, relative_error
-from autograder.reference.losses import softmax_cross_entropy
 from tests.strategies import dims, modest, seeds
 
 SMOOTH = 1e-7

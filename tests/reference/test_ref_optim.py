@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from numpy_backprop import optim
 
-from autograder.reference import optim
 from tests.strategies import float_arrays, modest, shapes
 
 W = np.linspace(-0.4, 0.6, 6).reshape(2, 3)

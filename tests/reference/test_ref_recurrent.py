@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from numpy_backprop import recurrent as rec
+from numpy_backprop.gradcheck import numerical_gradient_array, scaled_relative_error
 
-from autograder.reference import recurrent as rec
-from autograder.reference.gradcheck import numerical_gradient_array, scaled_relative_error
 from tests.strategies import dims, modest, off_kink_arrays, seeds
 
 SMOOTH = 1e-7

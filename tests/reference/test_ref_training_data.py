@@ -5,9 +5,8 @@ import struct
 
 import numpy as np
 import pytest
-
-from autograder.reference import data, optim, training
-from autograder.reference.modules import MLP
+from numpy_backprop import data, optim, training
+from numpy_backprop.modules import MLP
 
 # ----------------------------------------------------------------------------- data
 
