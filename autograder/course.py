@@ -10,8 +10,6 @@ published book, for absolute links in feedback).
 from __future__ import annotations
 
 import datetime
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +17,8 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.utils import parse_utc
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
+
+from .records import read_small_file
 
 CONFIG_FILE = "nbgrader_config.py"
 MAX_TIMESTAMP_BYTES = 200
@@ -73,23 +73,6 @@ class Course:
             nbgrader_step=step, student_id=student, assignment_id=assignment
         )
         return self.root / relative
-
-
-def read_small_file(path: Path, max_bytes: int) -> bytes | None:
-    """The bytes of a small regular file, or None for a link, a folder, a FIFO, a missing
-    or an oversized file (the submitted folders come from the students' side)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
-            return None
-        data = os.read(fd, max_bytes + 1)
-    finally:
-        os.close(fd)
-    return data if len(data) <= max_bytes else None
 
 
 def read_timestamp(folder: Path) -> datetime.datetime | None:

@@ -110,7 +110,7 @@ class GradebookWriter:
         self.assignment, self.notebook = assignment, notebook
         self._sync(release)
         found = self.gb.find_assignment(assignment)
-        self.late = LatePolicy(late_plugin, found.duedate)
+        self.late = LatePolicy.of(late_plugin, found.duedate)
         self.layout = self._layout(found)
         self.gb.db.commit()
         self._students = set(self.gb.db.scalars(select(Student.id)))

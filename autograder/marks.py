@@ -9,6 +9,8 @@ main process writes exactly these numbers into the gradebook.
 from __future__ import annotations
 
 import datetime
+import functools
+import pickle
 from dataclasses import dataclass, field
 
 from .records import SubmissionResult
@@ -43,20 +45,31 @@ class Prior:
 
 @dataclass
 class LatePolicy:
-    """nbgrader's configured ``LateSubmissionPlugin`` and the assignment's due date."""
+    """nbgrader's configured ``LateSubmissionPlugin`` (pickled, so that a grading worker
+    imports nbgrader only for a late submission) and the assignment's due date."""
 
-    plugin: object | None = None
+    plugin: bytes = b""  # pickle.dumps of the plugin instance, b"" for none
     duedate: datetime.datetime | None = None
+
+    @classmethod
+    def of(cls, plugin, duedate: datetime.datetime | None) -> LatePolicy:
+        return cls(pickle.dumps(plugin) if plugin is not None else b"", duedate)
 
     def penalty(self, student: str, score: float, timestamp, extension) -> float:
         """The penalty nbgrader's autograde would store, bounded as nbgrader bounds it."""
-        if self.plugin is None or timestamp is None or self.duedate is None:
+        if not self.plugin or timestamp is None or self.duedate is None:
             return 0.0
         late = (timestamp - self.duedate - (extension or datetime.timedelta())).total_seconds()
         if late <= 0:
             return 0.0
-        penalty = self.plugin.late_submission_penalty(student, score, late)
+        penalty = _plugin(self.plugin).late_submission_penalty(student, score, late)
         return 0.0 if penalty is None else min(max(float(penalty), 0.0), score)
+
+
+@functools.lru_cache(maxsize=4)
+def _plugin(blob: bytes):
+    """The plugin, unpickled once per process (it comes from the instructor's own config)."""
+    return pickle.loads(blob)
 
 
 def marks_for(

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .course import read_small_file
 from .judge import CaseResult, PartResult
 
 
@@ -79,6 +79,23 @@ def atomic_write(path: Path, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def read_small_file(path: Path, max_bytes: int) -> bytes | None:
+    """The bytes of a small regular file, or None for a link, a folder, a FIFO, a missing
+    or an oversized file (the submitted folders come from the students' side)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+            return None
+        data = os.read(fd, max_bytes + 1)
+    finally:
+        os.close(fd)
+    return data if len(data) <= max_bytes else None
 
 
 def copy_small_file(source: Path, target: Path, max_bytes: int = 4096) -> bool:

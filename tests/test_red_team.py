@@ -325,7 +325,7 @@ def test_a_folder_name_that_is_not_utf8_is_graded_under_a_printable_id(red_class
 
 
 def test_a_grader_fault_on_one_submission_is_that_students_result(root, tmp_path, monkeypatch):
-    import autograder.grade as grade
+    import autograder.grade_submission as grade
 
     real = grade.build_program
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-from .. import grade
+from .. import grade_submission as grade
 from ..checks import AssignmentChecks, checks_for
 from ..records import SubmissionResult
 from ..sandbox import Isolation
