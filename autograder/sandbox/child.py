@@ -3,10 +3,10 @@
 The grader starts it once per worker (``python -I child.py SOCKET_FD``), inside
 bubblewrap where the machine has it (see ``isolation.py``), with an empty environment. It
 imports NumPy once, then serves requests on a SOCK_SEQPACKET socket. A request is a small
-JSON object (mode, uid, limits) with file descriptors attached: the write end of the
-result pipe, the read end of the command pipe and, where cgroups are used, open
-``cgroup.procs`` files. The server never runs student code and never reads a plan: for
-each request it forks
+JSON object (mode, uid, limits) with, where cgroups are used, open ``cgroup.procs``
+files attached. The server never runs student code and never reads a plan: for each
+request (in the namespace modes ahead of it, as a spare) it creates the result and
+command pipes and forks
 
 * a *middle* process, which (in the namespace modes) creates a new PID namespace and
   forks the *child*, PID 1 of that namespace, then mirrors the child's exit status;
@@ -14,11 +14,13 @@ each request it forks
   tmpfs mounts for its working directory, ``/tmp``, ``/var/tmp`` and ``/dev/shm``, its own
   ``/proc``, the submission's cgroup, resource limits, an unprivileged uid, no
   capabilities. Then it reads its plan from the command pipe, runs the cells, and for
-  each probe reads that probe's inputs only after announcing it.
+  each probe reads that probe's inputs after announcing it.
 
-The server answers a request with the middle's pid, then waits for one byte ``K`` from the
-grader: it kills the child (when PID 1 of a namespace dies, the kernel kills every process
-in it, so nothing a submission started outlives it) and replies with the exit status.
+The server answers a request with the middle's pid and, attached, its ends of the two
+pipes (the read end of the results, the write end of the commands), then waits for one
+byte ``K`` or ``E`` from the grader: it kills the child (when PID 1 of a namespace dies,
+the kernel kills every process in it, so nothing a submission started outlives it) and
+replies with the exit status.
 
 Frames (both directions): a 4-byte big-endian length, a UTF-8 JSON header, then raw array
 bytes (C order) as the header describes. Only numbers and arrays are sent back; the
@@ -170,11 +172,16 @@ def _describe(error):
 
 
 def serve(sock_fd):
-    """The fork server's loop: one request at a time, until the grader closes the socket."""
+    """The fork server's loop: one request at a time, until the grader closes the socket.
+
+    Except in plain mode, the next submission's processes are started as soon as the
+    last one's are gone (a *spare*: forked, namespaced, mounted, jailed, waiting for its
+    plan), so that their set-up overlaps the grader's judging instead of delaying it."""
     import numpy  # noqa: F401  (preloaded once, inherited by every child)
 
     LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     server = socket.socket(fileno=sock_fd)
+    spare, budget = None, []
     while True:
         try:
             message, fds, _, _ = socket.recv_fds(server, 1 << 16, 8)
@@ -182,35 +189,87 @@ def serve(sock_fd):
             return
         if not message:
             return
-        status = serve_one(server, json.loads(message), fds)
+        request = json.loads(message)
+        for fd in budget:  # the cgroup.procs files of the request just received replace these
+            os.close(fd)
+        budget = fds
+        if spare is not None and spare.key != _key(request):
+            spare.kill()
+            spare = None
+        running = spare or Running(server, request, budget)
+        spare = None
+        status = serve_one(server, running)
         server.send(struct.pack(">i", status))
+        if request["mode"] != "plain":
+            spare = Running(server, request, budget)
 
 
-def serve_one(server, request, fds):
-    """Fork the middle process for one request, then wait for the grader's word: ``K``
-    (kill now) or ``E`` (the child's pipe closed: collect its status, then kill)."""
-    pid_r, pid_w = os.pipe()
-    status_r, status_w = os.pipe()
-    middle = os.fork()
-    if middle == 0:
-        server.close()
-        os.close(pid_r)
-        os.close(status_r)
-        try:
-            run_middle(request, fds, pid_w, status_w)
-        finally:
-            os._exit(71)
-    for fd in (*fds, pid_w, status_w):
+def _key(request):
+    """What a spare must have been started with to serve ``request``."""
+    return json.dumps(request, sort_keys=True)
+
+
+class Running:
+    """The processes of one submission: the middle (and the init and child below it), with
+    the server's ends of its pipes."""
+
+    def __init__(self, server, request, budget):
+        self.key = _key(request)
+        result_r, result_w = os.pipe()
+        command_r, command_w = os.pipe()
+        pid_r, pid_w = os.pipe()
+        status_r, status_w = os.pipe()
+        middle = os.fork()
+        if middle == 0:
+            server.close()
+            for fd in (pid_r, status_r, result_r, command_w):
+                os.close(fd)
+            try:
+                run_middle(request, [result_w, command_r, *budget], pid_w, status_w)
+            finally:
+                os._exit(71)
+        for fd in (result_w, command_r, pid_w, status_w):
+            os.close(fd)
+        self.middle, self.pid_r, self.status_r = middle, pid_r, status_r
+        self.ends = [result_r, command_w]  # handed to the grader, then closed here
+
+    def init_pid(self):
+        data = _read_upto(self.pid_r, 4, None)
+        return struct.unpack(">i", data)[0] if len(data) == 4 else None
+
+    def kill(self):
+        """Stop every process of this submission (PID 1 of a namespace takes all with it)."""
+        init = self.init_pid()
+        for pid, kill in ((init, os.killpg), (init, os.kill), (self.middle, os.kill)):
+            if pid is not None:
+                try:
+                    kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        os.waitpid(self.middle, 0)
+        for fd in (self.pid_r, self.status_r, *self.ends):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.ends = []
+
+
+def serve_one(server, running):
+    """Hand the grader its ends of the pipes with the middle's pid, then wait for its
+    word: ``K`` (kill now) or ``E`` (the child's pipe closed: collect its status, then
+    kill). Returns the child's exit status."""
+    init = running.init_pid()
+    socket.send_fds(server, [struct.pack(">i", running.middle)], running.ends)
+    for fd in running.ends:
         os.close(fd)
-    data = _read_upto(pid_r, 4, None)
-    init = struct.unpack(">i", data)[0] if len(data) == 4 else None
-    server.send(struct.pack(">i", middle))
+    running.ends = []
     word = b""
     while word not in (b"K", b"E"):
         word = server.recv(16)
         if not word:
             break
-    data = _read_upto(status_r, 4, 2.0 if word == b"E" else 0.0)
+    data = _read_upto(running.status_r, 4, 2.0 if word == b"E" else 0.0)
     status = struct.unpack(">i", data)[0] if len(data) == 4 else -signal.SIGKILL
     if init is not None:  # PID 1 of the namespace: every process in it dies with it
         for kill in (os.killpg, os.kill):  # (in plain mode, its process group at least)
@@ -218,9 +277,9 @@ def serve_one(server, request, fds):
                 kill(init, signal.SIGKILL)
             except OSError:
                 pass
-    os.waitpid(middle, 0)
-    os.close(pid_r)
-    os.close(status_r)
+    os.waitpid(running.middle, 0)
+    os.close(running.pid_r)
+    os.close(running.status_r)
     return status
 
 

@@ -167,23 +167,17 @@ class Attempt:
         """Returns (culprit, reason) if the child had to stop early, else (None, "")."""
         server = zygote(self.isolation, self.limits)
         self.outcome.uid = server.uid
-        result_r, result_w = os.pipe()
-        command_r, command_w = os.pipe()
-        os.set_blocking(command_w, False)
         workdir = ""
         if base is not None:
             workdir = tempfile.mkdtemp(dir=base)
         try:
-            server.spawn([result_w, command_r], workdir)
+            result_r, command_w = server.spawn(workdir)
             self._charge(("spawn", ""))
         except ConnectionError:
             discard(server)
-            for fd in (result_r, result_w, command_r, command_w):
-                os.close(fd)
             self.outcome.grader_error = "the sandbox could not be started"
             return ("all", ""), "not run: the grader could not start the sandbox"
-        os.close(result_w)
-        os.close(command_r)
+        os.set_blocking(command_w, False)
         # The plan, then every probe's inputs in the plan's order: they wait in the pipe
         # until the child reads them at each probe's start, so no probe waits for a round
         # trip to this process (the child sees them early, but only its own inputs).

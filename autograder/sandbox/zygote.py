@@ -88,8 +88,9 @@ class Zygote:
         )
         theirs.close()
 
-    def spawn(self, fds: list[int], workdir: str) -> int:
-        """Start a child on ``fds`` (result pipe's write end, command pipe's read end)."""
+    def spawn(self, workdir: str) -> tuple[int, int]:
+        """Start a child (or take the one the server has ready); returns this side's ends
+        of its pipes: (the result pipe's read end, the command pipe's write end)."""
         limits = self.limits
         request = {
             "mode": self.isolation.mode,
@@ -106,10 +107,19 @@ class Zygote:
         }
         budget = self.budget.fds if self.budget else []
         try:
-            socket.send_fds(self.sock, [json.dumps(request).encode()], [*fds, *budget])
+            message = [json.dumps(request).encode()]
+            if budget:
+                socket.send_fds(self.sock, message, budget)
+            else:
+                self.sock.sendmsg(message)
+            data, fds, _, _ = socket.recv_fds(self.sock, 16, 2)
         except OSError:
             raise ConnectionError("the sandbox's fork server stopped") from None
-        return self._read_int()
+        if len(data) != 4 or len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            raise ConnectionError("the sandbox's fork server stopped")
+        return fds[0], fds[1]
 
     def finish(self, ended: bool) -> int:
         """Kill the current child (and everything in its namespace); its exit status.
