@@ -41,6 +41,7 @@ from .grade_submission import (  # noqa: F401  (re-exported for callers of this 
 from .gradebook import GradebookWriter, stored_marks
 from .marks import in_gradebook, marks_for
 from .records import SubmissionResult
+from .sandbox import zygote
 from .submission import Submission, find_submissions
 
 
@@ -280,10 +281,13 @@ def local_results(job: Job, todo: list[Todo], workers: int) -> Iterator[Graded]:
     memory stays flat however large the class.
     """
     if workers <= 1:
-        yield from (_grade_one(job, item) for item in todo)
+        with zygote.spares():
+            yield from (_grade_one(job, item) for item in todo)
         return
     context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=zygote.enable_spares
+    ) as pool:
         pending = set()
         for item in todo:
             pending.add(pool.submit(_grade_one, job, item))

@@ -174,9 +174,10 @@ def _describe(error):
 def serve(sock_fd):
     """The fork server's loop: one request at a time, until the grader closes the socket.
 
-    Except in plain mode, the next submission's processes are started as soon as the
-    last one's are gone (a *spare*: forked, namespaced, mounted, jailed, waiting for its
-    plan), so that their set-up overlaps the grader's judging instead of delaying it."""
+    When the request asks for it (a class run), except in plain mode, the next
+    submission's processes are started as soon as the last one's are gone (a *spare*:
+    forked, namespaced, mounted, jailed, waiting for its plan), so that their set-up
+    overlaps the grader's judging instead of delaying it."""
     import numpy  # noqa: F401  (preloaded once, inherited by every child)
 
     LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -200,7 +201,7 @@ def serve(sock_fd):
         spare = None
         status = serve_one(server, running)
         server.send(struct.pack(">i", status))
-        if request["mode"] != "plain":
+        if request["mode"] != "plain" and request.get("spare"):
             spare = Running(server, request, budget)
 
 

@@ -10,6 +10,7 @@ signal it) raises ``ConnectionError`` and is replaced on the next ``zygote()`` c
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fcntl
 import itertools
 import json
@@ -97,6 +98,7 @@ class Zygote:
             "uid": self.uid,
             "workdir": workdir,
             "rebind": rebinds(self.isolation),
+            "spare": bool(getattr(_LOCAL, "spares", False)),  # prepare the next child?
             "limits": {
                 "cpu_seconds": limits.cpu_seconds,
                 "memory_bytes": limits.memory_bytes,
@@ -173,6 +175,27 @@ def zygote(isolation: Isolation, limits: Limits) -> Zygote:
         server = _LOCAL.zygote = Zygote(isolation, limits)
         _ALL.append(server)
     return server
+
+
+def enable_spares() -> None:
+    """From now on this thread's fork server prepares the next child while the grader
+    judges the last one (for a process that grades many submissions, then exits)."""
+    _LOCAL.spares = True
+
+
+@contextlib.contextmanager
+def spares():
+    """Spares for the duration of a class run in this thread; at its end the fork server
+    and its prepared child are stopped, so no process of the sandbox outlives the run."""
+    before = getattr(_LOCAL, "spares", False)
+    _LOCAL.spares = True
+    try:
+        yield
+    finally:
+        _LOCAL.spares = before
+        server = getattr(_LOCAL, "zygote", None)
+        if server is not None:
+            discard(server)
 
 
 def discard(server: Zygote) -> None:
