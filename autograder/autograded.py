@@ -9,7 +9,7 @@ diagnosed mistake). The notebook's metadata says the autograder wrote it.
 
 from __future__ import annotations
 
-import nbformat
+import json
 
 from .feedback import verdict_text
 from .records import SubmissionResult
@@ -31,31 +31,36 @@ def _answers(submitted) -> dict[str, str]:
     return answers
 
 
-def build(
-    release: nbformat.NotebookNode, submitted, result: SubmissionResult, book_url: str = ""
-) -> nbformat.NotebookNode:
-    """The autograded notebook of one submission (``submitted`` may be unreadable)."""
-    nb = nbformat.from_dict(release)
+def build(release: dict, submitted, result: SubmissionResult, book_url: str = "") -> str:
+    """The autograded notebook of one submission (``submitted`` may be unreadable), as the
+    JSON text nbformat would write (lines split, keys sorted), without its indentation.
+
+    ``release`` is the release notebook as parsed JSON (``json.loads`` of its file, lines
+    split as on disk); it is not modified: each cell is copied before it changes."""
     answers = _answers(submitted)
     parts = {p.grade_id: p for p in result.parts}
     note = "; ".join(result.problems)
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
+    cells = []
+    for cell in release["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
         gid = meta.get("grade_id")
+        cell = dict(cell)
         if meta.get("solution") and gid in answers:
-            cell.source = answers[gid]
-        if cell.cell_type != "code":
-            continue
-        cell.outputs, cell.execution_count = [], None
-        if meta.get("grade") and gid in parts:
-            text = verdict_text(parts[gid], book_url) + (f"\n{note}\n" if note else "")
-            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
-    nb.metadata[MARKER] = {
+            cell["source"] = answers[gid].splitlines(keepends=True)
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+            if meta.get("grade") and gid in parts:
+                text = verdict_text(parts[gid], book_url) + (f"\n{note}\n" if note else "")
+                lines = text.splitlines(keepends=True)
+                cell["outputs"] = [{"name": "stdout", "output_type": "stream", "text": lines}]
+        cells.append(cell)
+    marker = {
         "status": result.status,
         "seed": result.seed,
         "submission_sha256": result.submission_sha256,
     }
-    return nb
+    nb = {**release, "cells": cells, "metadata": {**release["metadata"], MARKER: marker}}
+    return json.dumps(nb, sort_keys=True, ensure_ascii=False)
 
 
 def written_by_nbgrader(data: bytes) -> bool:

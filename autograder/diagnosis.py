@@ -35,12 +35,15 @@ def near(a: np.ndarray, b: np.ndarray, rtol: float = RTOL, atol_scale: float = 1
     overhead (the judge calls it tens of thousands of times per class)."""
     if a.shape != b.shape:
         return False
+    abs_b = np.abs(b)
+    scale = float(abs_b.max(initial=1.0))
+    if scale < np.inf:  # every entry of b is finite (a NaN or an infinity would show here)
+        with np.errstate(invalid="ignore", over="ignore"):
+            return bool((np.abs(a - b) <= atol_scale * scale + rtol * abs_b).all())
     finite = np.isfinite(b)
-    scale = float(np.max(np.abs(b), where=finite, initial=1.0))
+    scale = float(np.max(abs_b, where=finite, initial=1.0))
     with np.errstate(invalid="ignore", over="ignore"):
-        ok = np.abs(a - b) <= atol_scale * scale + rtol * np.abs(b)
-        if finite.all() and np.isfinite(a).all():
-            return bool(ok.all())
+        ok = np.abs(a - b) <= atol_scale * scale + rtol * abs_b
         same = (a == b) | (np.isnan(a) & np.isnan(b))
         return bool(np.all((ok & finite) | same))
 

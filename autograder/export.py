@@ -19,8 +19,16 @@ import os
 import tempfile
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import (
+    BaseCell,
+    Grade,
+    Gradebook,
+    Student,
+    SubmittedAssignment,
+    SubmittedNotebook,
+)
 from nbgrader.plugins import ExportPlugin
+from sqlalchemy import select
 from traitlets import Unicode
 
 COLUMNS = [
@@ -56,45 +64,68 @@ class LmsExportPlugin(ExportPlugin):
     )
 
     def rows(self, gradebook: Gradebook) -> tuple[list[str], list[list]]:
-        """(header, rows) for the chosen assignments and students."""
+        """(header, rows) for the chosen assignments and students: four queries per
+        assignment, whatever the size of the class (scores as nbgrader's own
+        ``SubmittedAssignment.score``, ``Grade.score`` and late penalty compute them)."""
+        db = gradebook.db
         assignments = [
             a for a in gradebook.assignments if not self.assignment or a.name in self.assignment
         ]
         cells = [c.name for a in assignments for nb in a.notebooks for c in nb.grade_cells]
         cells = list(dict.fromkeys(cells))
-        header = COLUMNS + cells
+        people = db.execute(
+            select(
+                Student.id,
+                Student.first_name,
+                Student.last_name,
+                Student.email,
+                Student.lms_user_id,
+            ).order_by(Student.id)
+        ).all()
         rows = []
         for assignment in assignments:
-            for student in sorted(gradebook.students, key=lambda s: s.id):
-                if self.student and student.id not in self.student:
+            submitted = {
+                student: (when, float(raw), float(penalty or 0.0))
+                for student, when, raw, penalty in db.execute(
+                    select(
+                        SubmittedAssignment.student_id,
+                        SubmittedAssignment.timestamp,
+                        SubmittedAssignment.score,
+                        SubmittedAssignment.late_submission_penalty,
+                    ).where(SubmittedAssignment.assignment_id == assignment.id)
+                )
+            }
+            scores: dict[str, dict[str, float]] = {}
+            for student, cell, score in db.execute(
+                select(SubmittedAssignment.student_id, BaseCell.name, Grade.score)
+                .select_from(Grade)
+                .join(SubmittedNotebook, Grade.notebook_id == SubmittedNotebook.id)
+                .join(
+                    SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id
+                )
+                .join(BaseCell, Grade.cell_id == BaseCell.id)
+                .where(SubmittedAssignment.assignment_id == assignment.id)
+            ):
+                scores.setdefault(student, {})[cell] = float(score)
+            for person in people:
+                if self.student and person[0] not in self.student:
                     continue
-                rows.append(self._row(gradebook, assignment, student, cells))
-        return header, rows
+                row = self._row(assignment, list(person), submitted.get(person[0]))
+                rows.append(row + [scores.get(person[0], {}).get(c, 0.0) for c in cells])
+        db.commit()
+        return COLUMNS + cells, rows
 
-    def _row(self, gradebook: Gradebook, assignment, student, cells: list[str]) -> list:
-        person = [student.id, student.first_name, student.last_name, student.email]
-        person = [*person, student.lms_user_id, assignment.name]
-        try:
-            submission = gradebook.find_submission(assignment.name, student.id)
-        except MissingEntry:
-            return [*person, "", 0.0, 0.0, 0.0, assignment.max_score, "missing"] + [0.0] * len(
-                cells
-            )
-        raw, penalty = submission.score, submission.late_submission_penalty or 0.0
+    def _row(self, assignment, person: list, submitted) -> list:
+        """The columns before the cells' scores for one student of one assignment."""
+        person = [*person, assignment.name]
+        if submitted is None:
+            return [*person, "", 0.0, 0.0, 0.0, assignment.max_score, "missing"]
+        when, raw, penalty = submitted
         status = (
-            record_status(self.results, assignment.name, student.id) if self.results else "graded"
+            record_status(self.results, assignment.name, person[0]) if self.results else "graded"
         )
-        scores = {g.name: g.score for nb in submission.notebooks for g in nb.grades}
-        return [
-            *person,
-            submission.timestamp or "",
-            raw,
-            penalty,
-            round(max(0.0, raw - penalty), 2),
-            assignment.max_score,
-            status,
-            *(scores.get(c, 0.0) for c in cells),
-        ]
+        final = round(max(0.0, raw - penalty), 2)
+        return [*person, when or "", raw, penalty, final, assignment.max_score, status]
 
     def export(self, gradebook: Gradebook) -> None:
         dest = Path(self.to or "grades.csv")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import functools
 import hashlib
+import json
 import os
 import stat
 import time
@@ -243,8 +244,8 @@ class Job:
         """The autograded notebook, marks and feedback of a judged submission."""
         clock = time.perf_counter()
         marks = marks_for(result, list(self.cells), item.prior, item.when, self.late)
-        nb = autograded.build(_parsed(self.release), submitted, result, self.book_url)
-        pages, text = feedback.render(result, self.book_url, marks), nbformat.writes(nb)
+        text = autograded.build(_release_json(self.release), submitted, result, self.book_url)
+        pages = feedback.render(result, self.book_url, marks)
         result.phases["rendering"] = _since(clock)
         return Graded(item.submission, result, marks, text, pages, records.record_text(result))
 
@@ -253,6 +254,12 @@ class Job:
 def _parsed(release: str) -> nbformat.NotebookNode:
     """The release notebook, parsed once per process (read-only afterwards)."""
     return nbformat.reads(release, as_version=4)
+
+
+@functools.lru_cache(maxsize=8)
+def _release_json(release: str) -> dict:
+    """The release notebook as its parsed JSON, lines split (read-only afterwards)."""
+    return json.loads(release)
 
 
 def _grade_one(job: Job, item: Todo, loaded=None, digest=None) -> Graded:

@@ -129,6 +129,8 @@ def check_inputs(part: Part, case: Case, returned: dict) -> tuple[list[str], lis
 def _same(after: np.ndarray, original: np.ndarray) -> bool:
     """Equal up to rounding (1e-12 of the array's magnitude): x[i] += h; x[i] -= h is no
     change worth a verdict."""
+    if after.dtype == original.dtype and np.array_equal(after, original):
+        return True  # the common case, and the cheap one
     return diagnosis.near(after.astype(np.float64), original.astype(np.float64), 1e-12, 1e-12)
 
 

@@ -66,15 +66,13 @@ def _no_float(text: str):
     raise ChannelError("a frame holds a number where none is allowed")
 
 
+_DECODER = json.JSONDecoder(parse_int=_bounded_int, parse_float=_no_float, parse_constant=_no_float)
+
+
 def parse_header(data: bytes) -> dict:
     """A validated header: a flat object of one known frame type with its keys only."""
     try:
-        header = json.loads(
-            data.decode("utf-8"),
-            parse_int=_bounded_int,
-            parse_float=_no_float,
-            parse_constant=_no_float,
-        )
+        header = _DECODER.decode(data.decode("utf-8"))
     except ChannelError:
         raise
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
@@ -95,6 +93,8 @@ def parse_header(data: bytes) -> dict:
 
 def clean_text(text: str, limit: int) -> str:
     """``text`` without lone surrogates or control characters, at most ``limit`` long."""
+    if len(text) <= limit and text.isprintable():  # no surrogate or control character
+        return text
     text = text[: limit * 2].encode("utf-8", "replace").decode("utf-8")
     text = "".join(c if c.isprintable() or c in "\n\t" else "?" for c in text)
     return text[:limit]
@@ -121,6 +121,7 @@ class FrameReader:
         self.buffer = bytearray()
         self.budget = budget
         self.received = 0
+        self.start = 0  # where the next frame begins in ``buffer``
         self.error: ChannelError | None = None
 
     def feed(self, data: bytes) -> list[Frame]:
@@ -128,7 +129,7 @@ class FrameReader:
         frames before it are still returned (so their effect is not lost)."""
         self.received += len(data)
         self.buffer += data
-        frames = []
+        frames, self.start = [], 0
         try:
             if self.received > self.budget:
                 raise ChannelError(f"the child sent more than {self.budget} bytes of results")
@@ -136,26 +137,30 @@ class FrameReader:
                 frames.append(frame)
         except ChannelError as error:
             self.error = error
+        finally:
+            del self.buffer[: self.start]  # once per read, not once per frame
         return frames
 
     def _next(self) -> Frame | None:
-        if len(self.buffer) < 4:
+        buffer, start = self.buffer, self.start
+        if len(buffer) < start + 4:
             return None
-        (size,) = struct.unpack(">I", self.buffer[:4])
+        (size,) = struct.unpack_from(">I", buffer, start)
         if size > MAX_HEADER:
             raise ChannelError("a frame header is too large")
-        if len(self.buffer) < 4 + size:
+        if len(buffer) < start + 4 + size:
             return None
-        header = parse_header(bytes(self.buffer[4 : 4 + size]))
+        header = parse_header(bytes(buffer[start + 4 : start + 4 + size]))
         nbytes = header["nbytes"] if header["t"] == "value" else 0
         if nbytes < 0 or nbytes > self.budget:
             raise ChannelError("a frame has an invalid byte count")
-        end = 4 + size + nbytes
-        if len(self.buffer) < end:
+        end = start + 4 + size + nbytes
+        if len(buffer) < end:
             return None
-        payload = bytes(self.buffer[4 + size : end])
-        del self.buffer[:end]
-        array = decode_array(header, payload) if header["t"] == "value" else None
+        array = None
+        if header["t"] == "value":
+            array = decode_array(header, bytes(buffer[start + 4 + size : end]))
+        self.start = end
         return Frame(header, array)
 
 
