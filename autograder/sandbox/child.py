@@ -8,19 +8,22 @@ files attached. The server never runs student code and never reads a plan: for e
 request (in the namespace modes ahead of it, as a spare) it creates the result and
 command pipes and forks
 
-* a *middle* process, which (in the namespace modes) creates a new PID namespace and
-  forks the *child*, PID 1 of that namespace, then mirrors the child's exit status;
+* the *init*, which (in the namespace modes) is PID 1 of a new PID namespace: the server
+  calls ``unshare(CLONE_NEWPID)`` just before the fork and ``setns`` back to its own
+  namespace just after, so each submission gets a namespace of its own at the cost of
+  one fork. The init sets up the child's mounts and cgroup as root, forks the child and
+  reports its exit status;
 * the *child*, which locks itself in (``jail``): new mount and IPC namespaces, fresh
   tmpfs mounts for its working directory, ``/tmp``, ``/var/tmp`` and ``/dev/shm``, its own
   ``/proc``, the submission's cgroup, resource limits, an unprivileged uid, no
   capabilities. Then it reads its plan from the command pipe, runs the cells, and for
   each probe reads that probe's inputs after announcing it.
 
-The server answers a request with the middle's pid and, attached, its ends of the two
+The server answers a request with the init's pid and, attached, its ends of the two
 pipes (the read end of the results, the write end of the commands), then waits for one
-byte ``K`` or ``E`` from the grader: it kills the child (when PID 1 of a namespace dies,
-the kernel kills every process in it, so nothing a submission started outlives it) and
-replies with the exit status.
+byte ``K`` or ``E`` from the grader: it kills the init (when PID 1 of a namespace dies,
+the kernel kills every process in it, so nothing a submission started outlives it),
+replies with the exit status, and reaps the init while the grader judges.
 
 Frames (both directions): a 4-byte big-endian length, a UTF-8 JSON header, then raw array
 bytes (C order) as the header describes. Only numbers and arrays are sent back; the
@@ -29,6 +32,7 @@ grader trusts none of it. This file imports nothing from the autograder package.
 
 import builtins
 import ctypes
+import gc
 import json
 import os
 import resource
@@ -180,6 +184,11 @@ def serve(sock_fd):
     overlaps the grader's judging instead of delaying it."""
     import numpy  # noqa: F401  (preloaded once, inherited by every child)
 
+    # Every object alive now is shared with each child, page by page, until one of them
+    # writes to it; a garbage collection in a child writes to the header of every object
+    # it visits, copying nearly the whole heap (about 10 ms a child). Frozen objects are
+    # never visited: the children collect only what they allocate themselves.
+    gc.freeze()
     LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     server = socket.socket(fileno=sock_fd)
     spare, budget = None, []
@@ -201,6 +210,7 @@ def serve(sock_fd):
         spare = None
         status = serve_one(server, running)
         server.send(struct.pack(">i", status))
+        running.reap()  # killed already: the grader need not wait for the kernel's cleanup
         if request["mode"] != "plain" and request.get("spare"):
             spare = Running(server, request, budget)
 
@@ -210,58 +220,75 @@ def _key(request):
     return json.dumps(request, sort_keys=True)
 
 
+OWN_PID_NAMESPACE = []  # an open /proc/self/ns/pid of the server, once it needs one
+
+
+def _own_pid_namespace():
+    if not OWN_PID_NAMESPACE:
+        OWN_PID_NAMESPACE.append(os.open("/proc/self/ns/pid", os.O_RDONLY))
+    return OWN_PID_NAMESPACE[0]
+
+
 class Running:
-    """The processes of one submission: the middle (and the init and child below it), with
-    the server's ends of its pipes."""
+    """The processes of one submission: the init (and the child below it), with the
+    server's ends of its pipes."""
 
     def __init__(self, server, request, budget):
         self.key = _key(request)
+        namespaced = request["mode"] != "plain"
+        own = _own_pid_namespace() if namespaced else -1
         result_r, result_w = os.pipe()
         command_r, command_w = os.pipe()
-        pid_r, pid_w = os.pipe()
         status_r, status_w = os.pipe()
-        middle = os.fork()
-        if middle == 0:
+        if namespaced:  # the next process this server forks is PID 1 of a new namespace
+            _check(LIBC.unshare(CLONE_NEWPID), "unshare pid")
+        try:
+            init = os.fork()
+        finally:
+            if namespaced and os.getpid() != 1:  # back: later forks stay in this namespace
+                _check(LIBC.setns(own, CLONE_NEWPID), "setns pid")
+        if init == 0:
             server.close()
-            for fd in (pid_r, status_r, result_r, command_w):
+            for fd in (status_r, result_r, command_w, *OWN_PID_NAMESPACE):
                 os.close(fd)
             try:
-                run_middle(request, [result_w, command_r, *budget], pid_w, status_w)
+                run_init(request, [result_w, command_r, *budget], status_w)
             finally:
-                os._exit(71)
-        for fd in (result_w, command_r, pid_w, status_w):
+                os._exit(70)
+        for fd in (result_w, command_r, status_w):
             os.close(fd)
-        self.middle, self.pid_r, self.status_r = middle, pid_r, status_r
+        self.init, self.status_r = init, status_r
         self.ends = [result_r, command_w]  # handed to the grader, then closed here
 
-    def init_pid(self):
-        data = _read_upto(self.pid_r, 4, None)
-        return struct.unpack(">i", data)[0] if len(data) == 4 else None
+    def stop(self):
+        """SIGKILL the init (PID 1 of a namespace takes every process in it along; in plain
+        mode its process group goes at least)."""
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(self.init, signal.SIGKILL)
+            except OSError:
+                pass
 
-    def kill(self):
-        """Stop every process of this submission (PID 1 of a namespace takes all with it)."""
-        init = self.init_pid()
-        for pid, kill in ((init, os.killpg), (init, os.kill), (self.middle, os.kill)):
-            if pid is not None:
-                try:
-                    kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-        os.waitpid(self.middle, 0)
-        for fd in (self.pid_r, self.status_r, *self.ends):
+    def reap(self):
+        os.waitpid(self.init, 0)
+        for fd in (self.status_r, *self.ends):
             try:
                 os.close(fd)
             except OSError:
                 pass
         self.ends = []
 
+    def kill(self):
+        """Stop every process of this submission and wait for them."""
+        self.stop()
+        self.reap()
+
 
 def serve_one(server, running):
-    """Hand the grader its ends of the pipes with the middle's pid, then wait for its
-    word: ``K`` (kill now) or ``E`` (the child's pipe closed: collect its status, then
-    kill). Returns the child's exit status."""
-    init = running.init_pid()
-    socket.send_fds(server, [struct.pack(">i", running.middle)], running.ends)
+    """Hand the grader its ends of the pipes with the init's pid, then wait for its word:
+    ``K`` (kill now) or ``E`` (the child's pipe closed: collect its status, then kill).
+    Returns the child's exit status; the init is killed, not yet reaped."""
+    socket.send_fds(server, [struct.pack(">i", running.init)], running.ends)
     for fd in running.ends:
         os.close(fd)
     running.ends = []
@@ -272,15 +299,7 @@ def serve_one(server, running):
             break
     data = _read_upto(running.status_r, 4, 2.0 if word == b"E" else 0.0)
     status = struct.unpack(">i", data)[0] if len(data) == 4 else -signal.SIGKILL
-    if init is not None:  # PID 1 of the namespace: every process in it dies with it
-        for kill in (os.killpg, os.kill):  # (in plain mode, its process group at least)
-            try:
-                kill(init, signal.SIGKILL)
-            except OSError:
-                pass
-    os.waitpid(running.middle, 0)
-    os.close(running.pid_r)
-    os.close(running.status_r)
+    running.stop()
     return status
 
 
@@ -297,30 +316,10 @@ def _read_upto(fd, count, timeout):
     return data
 
 
-def run_middle(request, fds, pid_w, status_w):
-    """Create the child's PID namespace and fork its init; report the init's pid, and
-    live as long as the init does."""
-    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if request["mode"] != "plain":
-        _check(LIBC.unshare(CLONE_NEWPID), "unshare pid")
-    init = os.fork()
-    if init == 0:
-        os.close(pid_w)
-        try:
-            run_init(request, fds, status_w)
-        finally:
-            os._exit(70)
-    os.write(pid_w, struct.pack(">i", init))
-    os.close(pid_w)
-    for fd in (*fds, status_w):
-        os.close(fd)
-    os.waitpid(init, 0)  # stay: the init dies with this process (its parent-death signal)
-    os._exit(0)
-
-
 def run_init(request, fds, status_w):
-    """PID 1 of the submission's namespace: set up its mounts and cgroup as root, fork the
-    child that runs student code, and report that child's exit status."""
+    """PID 1 of the submission's namespace (a child of the server): set up its mounts and
+    cgroup as root, fork the child that runs student code, and report that child's exit
+    status."""
     LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     enter_namespaces(request)
     for fd in fds[2:]:  # join the submission's cgroup(s) before any student process exists
@@ -453,6 +452,7 @@ def selftest(mode, rebind):
     choose the mode: bubblewrap may start where namespaces or mounts inside it fail)."""
     request = {"mode": mode, "uid": 65534, "limits": {"tmp_bytes": 1 << 20}, "rebind": rebind}
     if mode != "plain":
+        own = os.open("/proc/self/ns/pid", os.O_RDONLY)
         _check(LIBC.unshare(CLONE_NEWPID), "unshare pid")
     child = os.fork()
     if child == 0:
@@ -469,6 +469,9 @@ def selftest(mode, rebind):
             code = 0
         finally:
             os._exit(code)
+    if mode != "plain":  # back to its own namespace and out again, as the server does
+        _check(LIBC.setns(own, CLONE_NEWPID), "setns pid")
+        _check(LIBC.unshare(CLONE_NEWPID), "unshare pid again")
     _, status = os.waitpid(child, 0)
     sys.exit(os.waitstatus_to_exitcode(status))
 
