@@ -10,16 +10,21 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .checks import checks_for
-from .course import Course
-from .grade import ClassRun, grade_class, nbgrader_autograded, rewrite_feedback
 from .gradescope import command as gradescope
-from .records import SubmissionResult, grades_csv_path
+
+if TYPE_CHECKING:
+    from .course import Course
+    from .records import SubmissionResult
+
+# The grader and nbgrader are imported by the commands that use them: a grading worker
+# process (started by ``spawn``) imports this module again as its ``__main__``, and must
+# not pay a second or so of nbgrader's imports for nothing.
 
 NEEDS_ATTENTION = 3
 
@@ -135,6 +140,8 @@ def grade_table(results: list[SubmissionResult]) -> Table:
 
 def _places(args) -> tuple[Path, Course, Path, Path]:
     """(root, course, out, submissions) from the arguments and nbgrader's configuration."""
+    from .course import Course
+
     root = args.root.resolve()
     course = Course.load(root, args.course.resolve() if args.course else None)
     out = (args.out or course.root / "reports").resolve()
@@ -151,6 +158,10 @@ def _warn_book_url(course: Course, console: Console) -> None:
 
 
 def _grade(args, console: Console) -> int:
+    from .checks import checks_for
+    from .grade import ClassRun, grade_class, nbgrader_autograded
+    from .records import grades_csv_path
+
     checks_for(args.assignment)
     root, course, out, submitted = _places(args)
     _warn_book_url(course, console)
@@ -201,6 +212,8 @@ def _grade(args, console: Console) -> int:
 
 
 def _feedback(args, console: Console) -> int:
+    from .grade import rewrite_feedback
+
     root, course, out, submitted = _places(args)
     _warn_book_url(course, console)
     written = rewrite_feedback(root, course, out, submitted, args.assignment)
