@@ -9,15 +9,19 @@ worker), the peak resident memory of the grader's process tree (workers, fork se
 and the sandboxed children alive when sampled), the median milliseconds per submission
 of each phase of grading (read from the records of the 1-worker run) and the cost of
 writing the gradebook rows in batches against nbgrader's own API, one submission at a
-time, on the same records. ``--large 2000`` also grades a class of
-that size with 2 workers to show that memory stays flat; ``--dask`` also grades the class
-on a Dask ``LocalCluster`` of two worker processes, as a cluster of machines would.
+time, on the same records. One more run confines one worker, with every process it starts,
+to one core: two workers on two cores against it is what a second core adds (on a machine
+with two cores, one unconfined worker already keeps both busy: its sandboxed children and
+the writing of results run beside it). ``--large 2000`` also grades a class of that size
+with 2 workers to show that memory stays flat; ``--dask`` also grades the class on a Dask
+``LocalCluster`` of two worker processes, as a cluster of machines would.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -63,11 +67,18 @@ def make_class(folder: Path, students: int) -> None:
         nbformat.write(fill_answers(release, kinds[i % len(kinds)]), path)
 
 
-def timed(command: list[str], cwd: Path) -> tuple[float, float]:
+def timed(command: list[str], cwd: Path, cores: set[int] | None = None) -> tuple[float, float]:
     """Wall time of ``command`` and the peak resident memory (MB) of the grader: its own
-    process plus its worker processes and fork servers, sampled every 50 ms."""
+    process plus its worker processes and fork servers, sampled every 50 ms. ``cores``:
+    the processors the command and everything it starts may run on (default: all)."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None,
+    )
     peak = [0]
 
     def watch() -> None:
@@ -89,13 +100,15 @@ def timed(command: list[str], cwd: Path) -> tuple[float, float]:
     return time.perf_counter() - start, peak[0] / 2**20
 
 
-def ours(submitted: Path, out: Path, workers: int, scheduler: str = "") -> tuple[float, float]:
+def ours(
+    submitted: Path, out: Path, workers: int, scheduler: str = "", cores: set[int] | None = None
+) -> tuple[float, float]:
     command = [str(BIN / "autograder"), "--root", str(ROOT), "grade", "assignment1"]
     command += ["--submissions", str(submitted), "--course", str(out), "--out", str(out)]
     command += ["--workers", str(workers)]
     if scheduler:
         command += ["--scheduler", scheduler]
-    return timed(command, ROOT)
+    return timed(command, ROOT, cores)
 
 
 def on_local_cluster(submitted: Path, out: Path) -> float:
@@ -188,6 +201,10 @@ def main() -> None:
         for workers in (1, 2):
             seconds, peak = ours(work / "class", work / f"out{workers}", workers)
             rows.append((f"autograder, {workers} worker(s)", args.students, seconds, peak))
+        cores = sorted(os.sched_getaffinity(0))
+        if len(cores) >= 2:  # one worker with one core, two with two: scaling per core
+            seconds, peak = ours(work / "class", work / "out-1core", 1, cores={cores[0]})
+            rows.append(("autograder, 1 worker on 1 core", args.students, seconds, peak))
         if args.dask:
             seconds = on_local_cluster(work / "class", work / "out-dask")
             rows.append(("Dask LocalCluster, 2 workers", args.students, seconds, float("nan")))
@@ -208,6 +225,9 @@ def main() -> None:
     versus = two / rate["nbgrader autograde"]
     print(f"\n2 workers / nbgrader autograde: {versus:.1f}x (goal >= 100)")
     print(f"2 workers / 1 worker:           {two / one:.2f}x (goal >= 1.8)")
+    if "autograder, 1 worker on 1 core" in rate:
+        per_core = two / rate["autograder, 1 worker on 1 core"]
+        print(f"2 workers on 2 cores / 1 worker on 1 core: {per_core:.2f}x")
     if args.dask:
         dask = rate["Dask LocalCluster, 2 workers"]
         print(f"Dask cluster / local 2 workers: {dask / two:.2f}x")
