@@ -14,8 +14,10 @@ import multiprocessing
 import os
 import shutil
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,7 @@ from .grade_submission import (  # noqa: F401  (re-exported for callers of this 
     checks_version,
     grade_notebook,
     grade_points,
+    grader_failed,
     load_submission,
     student_seed,
     submission_digest,
@@ -278,24 +281,47 @@ def local_results(job: Job, todo: list[Todo], workers: int) -> Iterator[Graded]:
     with its own fork server, so judging and rendering run on every core despite the GIL.
 
     Submissions are read as they are graded and at most two per worker are in flight, so
-    memory stays flat however large the class.
+    memory stays flat however large the class. A worker that dies (killed by the system,
+    a crash inside a library) breaks its pool: a new pool grades what was in flight one
+    submission at a time, so a submission that kills a worker again is known, and gets a
+    "grader-error" result of its own; the others are graded as usual.
     """
     if workers <= 1:
         with zygote.spares():
             yield from (_grade_one(job, item) for item in todo)
         return
+    queue: deque[Todo] = deque(todo)
+    suspects: deque[Todo] = deque()  # in flight when a pool broke
+    while queue or suspects:
+        with _pool(workers) as pool:
+            pending: dict[Future, Todo] = {}
+            try:
+                while suspects:
+                    graded = pool.submit(_grade_one, job, suspects[0]).result()
+                    suspects.popleft()
+                    yield graded
+                while queue or pending:
+                    while queue and len(pending) < 2 * workers:
+                        item = queue.popleft()
+                        pending[pool.submit(_grade_one, job, item)] = item
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        graded = future.result()
+                        del pending[future]
+                        yield graded
+            except BrokenProcessPool:
+                if pending:
+                    suspects.extend(pending.values())
+                else:  # it died grading this one alone
+                    reason = "the process grading this submission died (twice)"
+                    yield grader_failed(job, suspects.popleft(), reason)
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
     context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
-    with ProcessPoolExecutor(
+    return ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=zygote.enable_spares
-    ) as pool:
-        pending = set()
-        for item in todo:
-            pending.add(pool.submit(_grade_one, job, item))
-            if len(pending) >= 2 * workers:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                yield from (f.result() for f in done)
-        for future in as_completed(pending):
-            yield future.result()
+    )
 
 
 def dask_results(job: Job, todo: list[Todo], address: str, workers: int):

@@ -9,6 +9,7 @@ imports nbgrader's gradebook or applications (a worker starts in about half the 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import hashlib
@@ -264,8 +265,30 @@ def _release_json(release: str) -> dict:
 
 def _grade_one(job: Job, item: Todo, loaded=None, digest=None) -> Graded:
     """Read, grade and render one submission (in a worker process, or inline);
-    ``loaded`` and ``digest`` when it was read elsewhere."""
+    ``loaded`` and ``digest`` when it was read elsewhere. Never raises for a fault of the
+    grader that the submission provoked: that becomes its "grader-error" result."""
     submission = item.submission
-    digest = submission_digest(submission.path) if digest is None else digest
-    submitted = load_submission(submission) if loaded is None else loaded
-    return job.render(item, submitted, job.grade(submission.student, submitted, digest))
+    try:
+        digest = submission_digest(submission.path) if digest is None else digest
+        submitted = load_submission(submission) if loaded is None else loaded
+        return job.render(item, submitted, job.grade(submission.student, submitted, digest))
+    except Exception as error:  # grading itself already catches its faults: this is the rest
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        reason = f"{type(error).__name__} in {Path(where.filename).name}:{where.lineno}"
+        return grader_failed(job, item, f"the grader failed on this submission ({reason})")
+
+
+def grader_failed(job: Job, item: Todo, reason: str) -> Graded:
+    """A "grader-error" result for ``item`` with no points, its files and marks: what a
+    submission gets when the grader could not grade it (an instructor must look at it)."""
+    student = item.submission.student
+    checks = checks_for(job.assignment)
+    digest = ""
+    with contextlib.suppress(OSError):
+        digest = submission_digest(item.submission.path)
+    seed = student_seed(job.base_seed, job.assignment, student, digest)
+    result = SubmissionResult(student, job.assignment, seed, "grader-error")
+    result.submission_sha256, result.checks_version = digest, job.version
+    result.parts = zero_parts(checks, grade_points(_parsed(job.release)))
+    result.problems.append(f"{reason}; an instructor must look at it")
+    return job.render(item, UnreadableSubmission("not graded"), result)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.cli import main
+from autograder.cli import NEEDS_ATTENTION, main
 from autograder.records import read_record
 
 EXPECTED_TOTALS = {
@@ -177,3 +177,61 @@ def test_a_worker_with_other_hidden_checks_refuses_to_grade(root):
         assert result.score == (11 if status == "graded" else 0)
         assert result.checks_version == version
         assert ("other hidden checks" in " ".join(result.problems)) == (status != "graded")
+
+
+def test_a_worker_that_dies_costs_only_the_submission_it_was_grading(root, tmp_path):
+    """A dead worker breaks its pool; what was in flight is graded again one submission at
+    a time, so only the submission that kills a worker again gets a grader-error."""
+    import nbformat
+    from dying_job import DyingJob
+
+    from autograder.grade import Todo, checks_version, local_results
+    from autograder.marks import Prior
+    from autograder.submission import Submission
+
+    source = root / "sample_class" / "submitted" / "ada_correct" / "assignment1"
+    todo = []
+    for name in ["s0", "s1", "s2", "victim", "s4", "s5", "s6", "s7"]:
+        folder = tmp_path / name / "assignment1"
+        folder.mkdir(parents=True)
+        (folder / "assignment1.ipynb").write_bytes((source / "assignment1.ipynb").read_bytes())
+        submission = Submission(name, "assignment1", folder / "assignment1.ipynb")
+        todo.append(Todo(submission, Prior(), None))
+    release = nbformat.writes(nbformat.read(root / "exercises/assignment1/assignment1.ipynb", 4))
+    version = checks_version("assignment1")
+    job = DyingJob("assignment1", release, 1, (str(root),), version=version, victim="victim")
+    graded = {g.result.student: g for g in local_results(job, todo, workers=2)}
+    assert sorted(graded) == sorted(t.submission.student for t in todo)
+    for name, g in graded.items():
+        if name == "victim":
+            assert g.result.status == "grader-error"
+            assert g.result.score == 0
+            assert "died" in " ".join(g.result.problems)
+            assert g.marks.total == 0
+        else:
+            assert (g.result.status, g.result.score) == ("graded", 11), name
+
+
+def test_a_fault_while_rendering_is_that_students_grader_error(root, tmp_path, monkeypatch):
+    """Grading catches its own faults; one while rendering the feedback must become the
+    student's result too, and the rest of the class is graded."""
+    from autograder import feedback
+
+    render = feedback.render
+
+    def fragile(result, book_url, marks):
+        if result.student == "ben_mse_sign_flipped" and result.status != "grader-error":
+            raise ZeroDivisionError("a fault of the grader")
+        return render(result, book_url, marks)
+
+    monkeypatch.setattr(feedback, "render", fragile)
+    out = tmp_path / "out"
+    code = main([*grade_sample_class(root, out), "--workers", "1"])
+    assert code == NEEDS_ATTENTION
+    records = {
+        p.stem: json.loads(p.read_text()) for p in (out / "results" / "assignment1").glob("*.json")
+    }
+    assert records["ben_mse_sign_flipped"]["status"] == "grader-error"
+    assert "ZeroDivisionError" in " ".join(records["ben_mse_sign_flipped"]["problems"])
+    assert records["ada_correct"]["status"] == "graded"
+    assert records["ada_correct"]["score"] == 11
