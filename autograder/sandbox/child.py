@@ -242,11 +242,12 @@ class Running:
         status_r, status_w = os.pipe()
         if namespaced:  # the next process this server forks is PID 1 of a new namespace
             _check(LIBC.unshare(CLONE_NEWPID), "unshare pid")
+        init = -1
         try:
             init = os.fork()
         finally:
-            if namespaced and os.getpid() != 1:  # back: later forks stay in this namespace
-                _check(LIBC.setns(own, CLONE_NEWPID), "setns pid")
+            if namespaced and init != 0:  # back (here, not in the init): later forks stay
+                _check(LIBC.setns(own, CLONE_NEWPID), "setns pid")  # in this namespace
         if init == 0:
             server.close()
             for fd in (status_r, result_r, command_w, *OWN_PID_NAMESPACE):
