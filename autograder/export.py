@@ -64,8 +64,8 @@ class LmsExportPlugin(ExportPlugin):
     )
 
     def rows(self, gradebook: Gradebook) -> tuple[list[str], list[list]]:
-        """(header, rows) for the chosen assignments and students: four queries per
-        assignment, whatever the size of the class (scores as nbgrader's own
+        """(header, rows) for the chosen assignments and students: the students in one
+        query, then two per assignment, whatever the size of the class (scores as nbgrader's own
         ``SubmittedAssignment.score``, ``Grade.score`` and late penalty compute them)."""
         db = gradebook.db
         assignments = [

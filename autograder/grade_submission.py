@@ -226,19 +226,27 @@ class Job:
         isolation = Isolation.for_course([Path(p) for p in self.hidden])
         here = checks_version(self.assignment)
         if self.version and here != self.version:
-            seed = student_seed(self.base_seed, self.assignment, student, digest)
-            result = SubmissionResult(student, self.assignment, seed, "grader-error")
-            result.submission_sha256 = digest
-            result.parts = zero_parts(checks, grade_points(release))
-            result.problems.append(
+            result = self.failed(
+                student,
+                digest,
                 f"the worker that took this submission has other hidden checks (version "
-                f"{here}, expected {self.version}): install the same version everywhere"
+                f"{here}, expected {self.version}): install the same version everywhere",
             )
         else:
             result = grade_notebook(
                 checks, release, student, submitted, self.base_seed, isolation, digest=digest
             )
         result.checks_version = self.version
+        return result
+
+    def failed(self, student: str, digest: str, problem: str) -> SubmissionResult:
+        """A "grader-error" result with no points: what a submission gets that the grader
+        could not grade (``digest``: of the submitted file, "" if it cannot be read)."""
+        seed = student_seed(self.base_seed, self.assignment, student, digest)
+        result = SubmissionResult(student, self.assignment, seed, "grader-error")
+        result.submission_sha256, result.checks_version = digest, self.version
+        result.parts = zero_parts(checks_for(self.assignment), grade_points(_parsed(self.release)))
+        result.problems.append(problem)
         return result
 
     def render(self, item: Todo, submitted, result: SubmissionResult) -> Graded:
@@ -281,14 +289,8 @@ def _grade_one(job: Job, item: Todo, loaded=None, digest=None) -> Graded:
 def grader_failed(job: Job, item: Todo, reason: str) -> Graded:
     """A "grader-error" result for ``item`` with no points, its files and marks: what a
     submission gets when the grader could not grade it (an instructor must look at it)."""
-    student = item.submission.student
-    checks = checks_for(job.assignment)
     digest = ""
     with contextlib.suppress(OSError):
         digest = submission_digest(item.submission.path)
-    seed = student_seed(job.base_seed, job.assignment, student, digest)
-    result = SubmissionResult(student, job.assignment, seed, "grader-error")
-    result.submission_sha256, result.checks_version = digest, job.version
-    result.parts = zero_parts(checks, grade_points(_parsed(job.release)))
-    result.problems.append(f"{reason}; an instructor must look at it")
+    result = job.failed(item.submission.student, digest, f"{reason}; an instructor must look at it")
     return job.render(item, UnreadableSubmission("not graded"), result)
