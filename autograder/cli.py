@@ -8,6 +8,7 @@ some students (status "grader-error", listed at the end; rerun them with ``--stu
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -89,6 +90,7 @@ def _course_arguments(parser: argparse.ArgumentParser) -> None:
 def _release(args, console: Console) -> int:
     from . import release as release_mod  # jupytext is slow to import; grading needs none of it
 
+    settle()
     root = args.root.resolve()
     names = release_mod.assignments(root) if args.all else args.assignments
     if not names:
@@ -164,6 +166,7 @@ def _grade(args, console: Console) -> int:
 
     checks_for(args.assignment)
     root, course, out, submitted = _places(args)
+    settle()
     _warn_book_url(course, console)
     for student in nbgrader_autograded(course, args.assignment):
         console.print(
@@ -215,6 +218,7 @@ def _feedback(args, console: Console) -> int:
     from .grade import rewrite_feedback
 
     root, course, out, submitted = _places(args)
+    settle()
     _warn_book_url(course, console)
     written = rewrite_feedback(root, course, out, submitted, args.assignment)
     console.print(f"rewrote the feedback of {written} students from {course.db_url}")
@@ -233,5 +237,24 @@ def main(argv: list[str] | None = None) -> int:
     return handler(args, console)
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The console script: one command, then the process exits."""
+    global _ONE_COMMAND
+    _ONE_COMMAND = True
     sys.exit(main())
+
+
+_ONE_COMMAND = False  # set by ``run``; False in a test that calls ``main``
+
+
+def settle() -> None:
+    """Called by a command once its imports are done: in a process that runs one command
+    and exits, what is loaded now is frozen for the garbage collector, so full
+    collections and the interpreter's exit skip nbgrader's and SQLAlchemy's objects
+    (the exit alone took 0.2-0.4 s)."""
+    if _ONE_COMMAND:
+        gc.freeze()
+
+
+if __name__ == "__main__":
+    run()

@@ -37,6 +37,7 @@ from .grade_submission import (  # noqa: F401  (re-exported for callers of this 
     grade_points,
     grader_failed,
     load_submission,
+    start_worker,
     student_seed,
     submission_digest,
     zero_parts,
@@ -319,9 +320,7 @@ def local_results(job: Job, todo: list[Todo], workers: int) -> Iterator[Graded]:
 
 def _pool(workers: int) -> ProcessPoolExecutor:
     context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
-    return ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=zygote.enable_spares
-    )
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=start_worker)
 
 
 def dask_results(job: Job, todo: list[Todo], address: str, workers: int):

@@ -86,7 +86,10 @@ def read_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> nbformat.N
             f"the file is not UTF-8 text (byte {error.start}); was it saved by Jupyter?"
         ) from None
     try:
-        nb = nbformat.reads(text, as_version=4)
+        # nbformat.reads without its schema validation: that only logs a notebook that
+        # does not match the schema (and mends cell ids, which the grader never uses), and
+        # took over half of the read (0.9 of 1.7 ms). Every field is checked where used.
+        nb = nbformat.convert(nbformat.reader.reads(text), 4)
     except Exception as error:  # nbformat raises several unrelated types
         reason = "it is not valid JSON" if "JSON" in type(error).__name__ else str(error)[:200]
         raise UnreadableSubmission(

@@ -3,7 +3,10 @@ from the release's order with the student's answer cells only."""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import warnings
 
 import nbformat
 import pytest
@@ -39,6 +42,32 @@ def test_malformed_files_get_a_specific_reason(tmp_path, make, reason):
     make(path)
     with pytest.raises(UnreadableSubmission, match=reason):
         read_notebook(path)
+
+
+def test_a_notebook_off_the_schema_is_read_as_nbformat_reads_it(tmp_path, caplog):
+    """Schema faults in fields the grader never uses (a code cell without outputs, a
+    duplicated cell id, an unknown top-level key) do not stop the grading: the notebook
+    reads as ``nbformat.reads`` reads it, lines joined, without its logged complaint."""
+    path = write_submission(tmp_path, "s", "assignment1", load_answers("assignment1"))
+    raw = json.loads(path.read_text())
+    raw["cells"][0].pop("outputs", None)
+    raw["cells"][0]["cell_type"] = "code"
+    raw["cells"][1]["id"] = raw["cells"][2]["id"] = "twice"
+    raw["extra"] = [1, 2]
+    for cell in raw["cells"]:  # sources as lists of lines, as Jupyter writes them
+        if isinstance(cell.get("source"), str):
+            cell["source"] = cell["source"].splitlines(keepends=True)
+    path.write_text(json.dumps(raw))
+    with caplog.at_level(logging.ERROR):
+        nb = read_notebook(path)
+    assert not caplog.records
+    with warnings.catch_warnings():  # nbformat warns that it mended the cell ids
+        warnings.simplefilter("ignore")
+        expected = nbformat.reads(path.read_text(), as_version=4)
+    assert [c.source for c in nb.cells] == [c.source for c in expected.cells]
+    assert all(isinstance(c.source, str) for c in nb.cells)
+    program = build_program(load_release("assignment1"), nb)
+    assert program.cells[1].source == load_answers("assignment1")["dense_forward"]
 
 
 def test_an_oversized_notebook_is_refused(tmp_path):
