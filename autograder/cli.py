@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from . import workers
 from .gradescope import command as gradescope
 
 if TYPE_CHECKING:
@@ -159,12 +160,44 @@ def _warn_book_url(course: Course, console: Console) -> None:
         )
 
 
+def _start_workers_early(args) -> None:
+    """Start the run's worker processes before nbgrader is imported, when the folders
+    nbgrader's defaults give show enough ungraded submissions for more than one worker
+    (a guess: the run takes the processes only if it chooses that many)."""
+    if args.scheduler or args.student or args.workers == 1:
+        return
+    course = (args.course or args.root).resolve()
+    submitted = args.submissions or course / "submitted"
+    try:
+        names = [p.name for p in submitted.iterdir() if p.is_dir()]
+    except OSError:
+        return
+    out = (args.out or course / "reports").resolve()
+    results = out / "results" / args.assignment
+    todo = len(names) if args.force else workers.expected_todo(names, results)
+    if todo:
+        hidden = tuple(str(p) for p in (args.root.resolve(), submitted.resolve(), out, course))
+        workers.start_early(args.workers or workers.default_workers(todo), hidden, args.assignment)
+
+
 def _grade(args, console: Console) -> int:
+    _start_workers_early(args)
+    try:
+        return _grade_class(args, console)
+    finally:
+        workers.stop_unused()
+
+
+def _grade_class(args, console: Console) -> int:
     from .checks import checks_for
     from .grade import ClassRun, grade_class, nbgrader_autograded
     from .records import grades_csv_path
 
-    checks_for(args.assignment)
+    try:
+        checks_for(args.assignment)
+    except KeyError as error:
+        console.print(f"[red]{error.args[0]}[/red]")
+        return 2
     root, course, out, submitted = _places(args)
     settle()
     _warn_book_url(course, console)

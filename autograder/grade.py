@@ -10,13 +10,11 @@ and writes what comes back. The per-submission names are re-exported here.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
-import os
 import shutil
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,7 @@ from pathlib import Path
 import nbformat
 
 from . import autograded, feedback, records
+from . import workers as workers_mod
 from .checks import AssignmentChecks, checks_for
 from .course import Course, read_timestamp
 from .export import LmsExportPlugin
@@ -37,7 +36,6 @@ from .grade_submission import (  # noqa: F401  (re-exported for callers of this 
     grade_points,
     grader_failed,
     load_submission,
-    start_worker,
     student_seed,
     submission_digest,
     zero_parts,
@@ -47,6 +45,7 @@ from .marks import in_gradebook, marks_for
 from .records import SubmissionResult
 from .sandbox import zygote
 from .submission import Submission, find_submissions
+from .workers import default_workers
 
 
 @dataclass
@@ -63,13 +62,6 @@ class ClassRun:
     course: Path | None = None  # nbgrader course root (gradebook, autograded/, feedback/);
     # None: a course of its own inside ``out`` (for tests and benchmarks)
     students: tuple[str, ...] = ()  # regrade only these (and always regrade them)
-
-
-def default_workers(todo: int, cores: int | None = None) -> int:
-    """Worker processes for ``todo`` submissions: each costs a process start and a fork
-    server (about a second), worth it from about six submissions per worker."""
-    cores = cores or os.cpu_count() or 1
-    return max(1, min(cores, todo // 6))
 
 
 def release_notebook(root: Path, checks: AssignmentChecks) -> nbformat.NotebookNode:
@@ -288,13 +280,14 @@ def local_results(job: Job, todo: list[Todo], workers: int) -> Iterator[Graded]:
     "grader-error" result of its own; the others are graded as usual.
     """
     if workers <= 1:
+        workers_mod.stop_unused()
         with zygote.spares():
             yield from (_grade_one(job, item) for item in todo)
         return
     queue: deque[Todo] = deque(todo)
     suspects: deque[Todo] = deque()  # in flight when a pool broke
     while queue or suspects:
-        with _pool(workers) as pool:
+        with workers_mod.take(workers) as pool:
             pending: dict[Future, Todo] = {}
             try:
                 while suspects:
@@ -316,11 +309,6 @@ def local_results(job: Job, todo: list[Todo], workers: int) -> Iterator[Graded]:
                 else:  # it died grading this one alone
                     reason = "the process grading this submission died (twice)"
                     yield grader_failed(job, suspects.popleft(), reason)
-
-
-def _pool(workers: int) -> ProcessPoolExecutor:
-    context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=start_worker)
 
 
 def dask_results(job: Job, todo: list[Todo], address: str, workers: int):
