@@ -16,9 +16,9 @@ from autograder.cli import main
 from autograder.records import read_record
 
 
-def descendants(pid: int) -> set[int]:
-    """Every living process below ``pid`` (from /proc)."""
-    parents = {}
+def processes() -> dict[int, int]:
+    """Every living process (zombies count as dead): pid -> parent pid, from /proc."""
+    table = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
@@ -26,24 +26,22 @@ def descendants(pid: int) -> set[int]:
             except OSError:
                 continue
             if fields[0] != "Z":
-                parents[int(entry.name)] = int(fields[1])
+                table[int(entry.name)] = int(fields[1])
+    return table
+
+
+def descendants(pid: int) -> set[int]:
+    """Every living process below ``pid``."""
+    table = processes()
     found, frontier = set(), {pid}
     while frontier:
-        frontier = {p for p, parent in parents.items() if parent in frontier} - found
+        frontier = {p for p, parent in table.items() if parent in frontier} - found
         found |= frontier
     return found
 
 
 def alive(pids: set[int]) -> set[int]:
-    living = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z":
-            living.add(pid)
-    return living
+    return pids & processes().keys()
 
 
 def wait_until(condition, seconds: float = 60.0) -> bool:
