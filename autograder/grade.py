@@ -44,7 +44,7 @@ from .gradebook import GradebookWriter, stored_marks
 from .marks import in_gradebook, marks_for
 from .records import SubmissionResult
 from .sandbox import zygote
-from .submission import Submission, find_submissions
+from .submission import Submission, find_submissions, parse_notebook
 from .workers import default_workers
 
 
@@ -64,9 +64,13 @@ class ClassRun:
     students: tuple[str, ...] = ()  # regrade only these (and always regrade them)
 
 
+def release_text(root: Path, checks: AssignmentChecks) -> str:
+    """The release notebook's JSON text, as ``autograder release`` wrote (and validated) it."""
+    return (root / "exercises" / checks.name / f"{checks.notebook}.ipynb").read_text("utf-8")
+
+
 def release_notebook(root: Path, checks: AssignmentChecks) -> nbformat.NotebookNode:
-    path = root / "exercises" / checks.name / f"{checks.notebook}.ipynb"
-    return nbformat.read(path, as_version=4)
+    return parse_notebook(release_text(root, checks))
 
 
 def late_plugin(config):
@@ -91,7 +95,8 @@ def grade_class(
     record as each arrives, the gradebook rows in batches, and the CSV at the end.
     """
     checks = checks_for(assignment)
-    release = release_notebook(config.root, checks)
+    text = release_text(config.root, checks)
+    release = parse_notebook(text)
     course = Course.load(config.root, config.course or config.out)
     book_url = config.book_url or course.book_url
     config.out.mkdir(parents=True, exist_ok=True)
@@ -100,7 +105,7 @@ def grade_class(
     with GradebookWriter(course.db_url, assignment, checks.notebook, release, late) as gb:
         job = Job(
             assignment,
-            nbformat.writes(release),
+            text,
             config.base_seed,
             hidden,
             book_url,

@@ -37,6 +37,7 @@ from .submission import (
     Submission,
     UnreadableSubmission,
     build_program,
+    parse_notebook,
     read_notebook,
 )
 
@@ -262,8 +263,9 @@ class Job:
 
 @functools.lru_cache(maxsize=8)
 def _parsed(release: str) -> nbformat.NotebookNode:
-    """The release notebook, parsed once per process (read-only afterwards)."""
-    return nbformat.reads(release, as_version=4)
+    """The release notebook, parsed once per process (read-only afterwards); the process
+    that made the job read it from the release folder."""
+    return parse_notebook(release)
 
 
 @functools.lru_cache(maxsize=8)
