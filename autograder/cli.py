@@ -161,23 +161,43 @@ def _warn_book_url(course: Course, console: Console) -> None:
 
 
 def _start_workers_early(args) -> None:
-    """Start the run's worker processes before nbgrader is imported, when the folders
-    nbgrader's defaults give show enough ungraded submissions for more than one worker
-    (a guess: the run takes the processes only if it chooses that many)."""
+    """Before nbgrader is imported: when the course (read through its configuration,
+    without nbgrader) has enough ungraded submissions for more than one worker, start
+    the run's worker processes and have them grade the first submissions ahead. The run
+    takes the processes only if it chooses that many, and the results only if it grades
+    them with the same folders hidden, release, seed and checks (``Job.grading_key``)."""
     if args.scheduler or args.student or args.workers == 1:
         return
-    course = (args.course or args.root).resolve()
-    submitted = args.submissions or course / "submitted"
+    from .checks import checks_for
+    from .course import course_folders
+    from .grade_submission import Job, checks_version, release_text
+    from .records import record_path
+    from .submission import find_submissions
+
+    root = args.root.resolve()
     try:
-        names = [p.name for p in submitted.iterdir() if p.is_dir()]
-    except OSError:
+        checks = checks_for(args.assignment)
+        course, name = course_folders(root, args.course.resolve() if args.course else None)
+        submitted = (args.submissions or course / name).resolve()
+        out = (args.out or course / "reports").resolve()
+        found = find_submissions(submitted, args.assignment, checks.notebook)
+    except Exception:  # an unknown assignment, a configuration that fails: the run says
         return
-    out = (args.out or course / "reports").resolve()
-    results = out / "results" / args.assignment
-    todo = len(names) if args.force else workers.expected_todo(names, results)
-    if todo:
-        hidden = tuple(str(p) for p in (args.root.resolve(), submitted.resolve(), out, course))
-        workers.start_early(args.workers or workers.default_workers(todo), hidden, args.assignment)
+    if not args.force:
+        found = [s for s in found if not record_path(out, s.assignment, s.student).exists()]
+    if not found:
+        return
+    hidden = tuple(str(p) for p in (root, submitted, out, course))
+    count = args.workers or workers.default_workers(len(found))
+    workers.start_early(count, hidden, args.assignment)
+    job = Job(
+        args.assignment,
+        release_text(root, checks),
+        args.seed,
+        hidden,
+        version=checks_version(args.assignment),
+    )
+    workers.grade_ahead(count, job, found)
 
 
 def _grade(args, console: Console) -> int:

@@ -13,8 +13,6 @@ import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
-from nbgrader.coursedir import CourseDirectory
-from nbgrader.utils import parse_utc
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -36,6 +34,17 @@ def course_config(root: Path, course: Path | None = None) -> Config:
     return config
 
 
+def course_folders(root: Path, course: Path | None = None) -> tuple[Path, str]:
+    """(the course root, its submitted folder's name) as ``Course.load`` finds them, read
+    without importing nbgrader (1.3-1.7 s): what a run may start with while nbgrader loads.
+    nbgrader's ``CourseDirectory`` takes both from the configuration, with "submitted" as
+    the folder's default; work done with these folders is used only if the run, once it
+    has loaded the course through nbgrader, finds the same ones."""
+    config = course_config(root, course)
+    submitted = config.CourseDirectory.get("submitted_directory", "submitted")
+    return Path(config.CourseDirectory.root), str(submitted)
+
+
 @dataclass(frozen=True)
 class Course:
     """Where one nbgrader course keeps its gradebook and its per-student folders."""
@@ -52,6 +61,8 @@ class Course:
 
     @classmethod
     def load(cls, root: Path, course: Path | None = None) -> Course:
+        from nbgrader.coursedir import CourseDirectory
+
         config = course_config(root, course)
         coursedir = CourseDirectory(config=config)
         book_url = str(config.get("Autograder", {}).get("book_url", "") or "")
@@ -78,6 +89,8 @@ class Course:
 def read_timestamp(folder: Path) -> datetime.datetime | None:
     """The UTC time in ``folder/timestamp.txt`` (written by nbgrader's submit and collect),
     or None when it is absent, not a small file or not a time."""
+    from nbgrader.utils import parse_utc
+
     data = read_small_file(folder / "timestamp.txt", MAX_TIMESTAMP_BYTES)
     if data is None:
         return None

@@ -36,6 +36,7 @@ from .grade_submission import (  # noqa: F401  (re-exported for callers of this 
     grade_points,
     grader_failed,
     load_submission,
+    release_text,
     student_seed,
     submission_digest,
     zero_parts,
@@ -62,11 +63,6 @@ class ClassRun:
     course: Path | None = None  # nbgrader course root (gradebook, autograded/, feedback/);
     # None: a course of its own inside ``out`` (for tests and benchmarks)
     students: tuple[str, ...] = ()  # regrade only these (and always regrade them)
-
-
-def release_text(root: Path, checks: AssignmentChecks) -> str:
-    """The release notebook's JSON text, as ``autograder release`` wrote (and validated) it."""
-    return (root / "exercises" / checks.name / f"{checks.notebook}.ipynb").read_text("utf-8")
 
 
 def release_notebook(root: Path, checks: AssignmentChecks) -> nbformat.NotebookNode:
@@ -282,7 +278,9 @@ def local_results(job: Job, todo: list[Todo], workers: int) -> Iterator[Graded]:
     memory stays flat however large the class. A worker that dies (killed by the system,
     a crash inside a library) breaks its pool: a new pool grades what was in flight one
     submission at a time, so a submission that kills a worker again is known, and gets a
-    "grader-error" result of its own; the others are graded as usual.
+    "grader-error" result of its own; the others are graded as usual. Submissions the
+    workers started early graded ahead with a job of the same grading key (see
+    ``workers.grade_ahead``) are only rendered, unless their file changed since.
     """
     if workers <= 1:
         workers_mod.stop_unused()
@@ -291,9 +289,21 @@ def local_results(job: Job, todo: list[Todo], workers: int) -> Iterator[Graded]:
         return
     queue: deque[Todo] = deque(todo)
     suspects: deque[Todo] = deque()  # in flight when a pool broke
+    claimed = False
     while queue or suspects:
         with workers_mod.take(workers) as pool:
             pending: dict[Future, Todo] = {}
+            ahead: set[Future] = set()  # graded ahead (workers.grade_ahead), not rendered
+            if not claimed:  # the early pool's results, if it graded as this job does
+                claimed, found, kept = True, workers_mod.claim(pool, job.grading_key()), deque()
+                for item in queue:
+                    future = found.get(item.submission.student)
+                    if future is None:
+                        kept.append(item)
+                    else:
+                        pending[future] = item
+                        ahead.add(future)
+                queue = kept
             try:
                 while suspects:
                     graded = pool.submit(_grade_one, job, suspects[0]).result()
@@ -305,9 +315,11 @@ def local_results(job: Job, todo: list[Todo], workers: int) -> Iterator[Graded]:
                         pending[pool.submit(_grade_one, job, item)] = item
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
-                        graded = future.result()
-                        del pending[future]
-                        yield graded
+                        value, item = future.result(), pending.pop(future)
+                        if future in ahead:  # rendered by a worker, with this job's gradebook
+                            pending[pool.submit(_grade_one, job, item, ahead=value)] = item
+                        else:
+                            yield value
             except BrokenProcessPool:
                 if pending:
                     suspects.extend(pending.values())

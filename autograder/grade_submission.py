@@ -65,6 +65,11 @@ def submission_digest(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+def release_text(root: Path, checks: AssignmentChecks) -> str:
+    """The release notebook's JSON text, as ``autograder release`` wrote (and validated) it."""
+    return (root / "exercises" / checks.name / f"{checks.notebook}.ipynb").read_text("utf-8")
+
+
 @functools.cache
 def checks_version(assignment: str) -> str:
     """A digest of everything that decides a verdict: the assignment's hidden checks, the
@@ -241,6 +246,11 @@ class Job:
         result.checks_version = self.version
         return result
 
+    def grading_key(self) -> tuple:
+        """What decides a submission's result in ``grade`` (not its rendering): two jobs
+        with the same key grade every submission alike."""
+        return (self.assignment, self.release, self.base_seed, self.hidden, self.version)
+
     def failed(self, student: str, digest: str, problem: str) -> SubmissionResult:
         """A "grader-error" result with no points: what a submission gets that the grader
         could not grade (``digest``: of the submitted file, "" if it cannot be read)."""
@@ -283,19 +293,35 @@ def start_worker() -> None:
     gc.freeze()
 
 
-def _grade_one(job: Job, item: Todo, loaded=None, digest=None) -> Graded:
+def _grade_one(job: Job, item: Todo, loaded=None, digest=None, ahead=None) -> Graded:
     """Read, grade and render one submission (in a worker process, or inline);
-    ``loaded`` and ``digest`` when it was read elsewhere. Never raises for a fault of the
-    grader that the submission provoked: that becomes its "grader-error" result."""
+    ``loaded`` and ``digest`` when it was read elsewhere; ``ahead``: its result from
+    ``grade_ahead`` with a job of the same grading key, used if the file is still the one
+    it graded. Never raises for a fault of the grader that the submission provoked: that
+    becomes its "grader-error" result."""
     submission = item.submission
     try:
         digest = submission_digest(submission.path) if digest is None else digest
         submitted = load_submission(submission) if loaded is None else loaded
-        return job.render(item, submitted, job.grade(submission.student, submitted, digest))
+        result = ahead
+        if result is None or result.submission_sha256 != digest:
+            result = job.grade(submission.student, submitted, digest)
+        return job.render(item, submitted, result)
     except Exception as error:  # grading itself already catches its faults: this is the rest
         where = traceback.extract_tb(error.__traceback__)[-1]
         reason = f"{type(error).__name__} in {Path(where.filename).name}:{where.lineno}"
         return grader_failed(job, item, f"the grader failed on this submission ({reason})")
+
+
+def grade_ahead(job: Job, submission: Submission) -> SubmissionResult | None:
+    """Grade one submission before the run has read the gradebook, which only its
+    rendering needs (``_grade_one(..., ahead=result)`` does that later, in any worker);
+    None when anything goes wrong here: the submission is then graded as usual."""
+    try:
+        digest = submission_digest(submission.path)
+        return job.grade(submission.student, load_submission(submission), digest)
+    except Exception:
+        return None
 
 
 def grader_failed(job: Job, item: Todo, reason: str) -> Graded:

@@ -2,9 +2,11 @@
 
 A spawned worker takes about 0.7 s to start (a new interpreter importing NumPy and the
 grader), and the command line spends its first 1.5-2 s importing nbgrader and reading the
-course on one core. ``start_early`` starts the workers first, so both happen at once; the
-run then takes them with ``take`` if it needs that many, and ``stop_unused`` stops them
-otherwise. This module imports neither nbgrader nor the grader.
+course on one core. ``start_early`` starts the workers first, and ``grade_ahead`` has them
+grade the first submissions meanwhile (the gradebook is needed only to render them); the
+run then takes the workers with ``take`` if it needs that many, and what they graded
+with ``claim`` if it grades alike, and ``stop_unused`` stops them otherwise. This module
+imports neither nbgrader nor, until a run starts, the grader.
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 _EARLY: dict[int, ProcessPoolExecutor] = {}  # started by start_early, by size
+# Workers (and the sandboxes they start) run below the command's own priority: while the
+# command imports nbgrader, the workers' grading ahead takes only the cores it leaves
+# idle (at the same priority it slowed the imports by half, and the run gained nothing);
+# during the run, each result is written as soon as it arrives.
+NICENESS = 10
 
 
 def default_workers(todo: int, cores: int | None = None) -> int:
@@ -27,6 +34,7 @@ def default_workers(todo: int, cores: int | None = None) -> int:
 def _start(hidden: tuple[str, ...] = (), assignment: str = "") -> None:
     from .grade_submission import start_worker
 
+    os.nice(NICENESS)
     start_worker()
     if not assignment:
         return
@@ -56,6 +64,36 @@ def start_early(workers: int, hidden: tuple[str, ...], assignment: str) -> None:
     for _ in range(workers):  # the executor starts one process per task while none is idle
         pool.submit(os.getpid)
     _EARLY[workers] = pool
+
+
+AHEAD_PER_WORKER = 100  # submissions graded ahead per worker, at most (a few seconds' work)
+
+
+def grade_ahead(workers: int, job, submissions: list) -> None:
+    """Have the early pool of ``workers`` processes grade the first ``submissions`` (the
+    ones the run is expected to grade) with ``job`` while this process loads nbgrader and
+    the gradebook; a run takes the results with ``claim`` if its job grades alike."""
+    pool = _EARLY.get(workers)
+    if pool is None or getattr(pool, "ahead", None) is not None:
+        return
+    from .grade_submission import grade_ahead as grade_one_ahead
+
+    chosen = submissions[: AHEAD_PER_WORKER * workers]
+    futures = {s.student: pool.submit(grade_one_ahead, job, s) for s in chosen}
+    pool.ahead = (job.grading_key(), futures)
+
+
+def claim(pool: ProcessPoolExecutor, key: tuple) -> dict:
+    """Student -> future of a result graded ahead by ``pool`` with a job whose grading key
+    is ``key``: started or done (the rest are cancelled, so the run grades them as
+    usual); nothing if the pool graded with another key or none."""
+    graded_with, futures = getattr(pool, "ahead", None) or ((), {})
+    pool.ahead = ((), {})
+    if graded_with != key:
+        for future in futures.values():
+            future.cancel()
+        return {}
+    return {student: f for student, f in futures.items() if not f.cancel()}
 
 
 def take(workers: int) -> ProcessPoolExecutor:
