@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from . import workers
 from .gradescope import command as gradescope
@@ -108,6 +110,12 @@ def printable(name: str) -> str:
     return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def shown(name: str) -> str:
+    """A student's folder name inside a message with rich markup: printable, and its
+    brackets escaped, so that a folder named ``[bold]ada`` is not shown as ``ada``."""
+    return escape(printable(name))
+
+
 def _notes(result: SubmissionResult) -> str:
     """One line per student: status, then what went wrong where, in short."""
     notes = [] if result.status == "graded" else [result.status]
@@ -124,7 +132,8 @@ def _notes(result: SubmissionResult) -> str:
 
 
 def grade_table(results: list[SubmissionResult]) -> Table:
-    """The class's grade table: one row per student, one column per graded part."""
+    """The class's grade table: one row per student, one column per graded part. Cells
+    are plain text, never markup (a student names their own folder)."""
     parts = results[0].parts if results else []
     table = Table(title=f"{results[0].assignment if results else ''} grades")
     table.add_column("student", no_wrap=True)
@@ -136,8 +145,9 @@ def grade_table(results: list[SubmissionResult]) -> Table:
     table.add_column("notes")
     for r in results:
         total = sum(p.points for p in r.parts)
-        scores = [f"{p.score:g}" for p in r.parts]
-        table.add_row(printable(r.student), *scores, f"{r.score:g}/{total:g}", _notes(r))
+        cells = [printable(r.student), *(f"{p.score:g}" for p in r.parts)]
+        cells += [f"{r.score:g}/{total:g}", _notes(r)]
+        table.add_row(*(Text(cell) for cell in cells))
     return table
 
 
@@ -216,14 +226,14 @@ def _grade_class(args, console: Console) -> int:
     try:
         checks_for(args.assignment)
     except KeyError as error:
-        console.print(f"[red]{error.args[0]}[/red]")
+        console.print(f"[red]{escape(error.args[0])}[/red]")
         return 2
     root, course, out, submitted = _places(args)
     settle()
     _warn_book_url(course, console)
     for student in nbgrader_autograded(course, args.assignment):
         console.print(
-            f"[yellow]warning: nbgrader's own autograde wrote {printable(student)}'s autograded "
+            f"[yellow]warning: nbgrader's own autograde wrote {shown(student)}'s autograded "
             "notebook and scores; the autograder's replace them now. Use only `autograder grade`."
             "[/yellow]"
         )
@@ -255,12 +265,13 @@ def _grade_class(args, console: Console) -> int:
     console.print(grade_table(results))
     unknown = sorted(set(args.student) - {r.student for r in results})
     if unknown:
-        names = ", ".join(printable(n) for n in unknown)
-        console.print(f"[yellow]warning: no submission in {submitted} for: {names}[/yellow]")
+        names = ", ".join(shown(n) for n in unknown)
+        where = escape(str(submitted))
+        console.print(f"[yellow]warning: no submission in {where} for: {names}[/yellow]")
     console.print(f"gradebook: {course.db_url} (the formgrader and nbgrader export read it)")
     console.print(f"feedback: {course.root / course.feedback}/<student>/{args.assignment}/")
     console.print(f"grades for an LMS: {grades_csv_path(out, args.assignment)}")
-    failed = [printable(r.student) for r in results if r.status == "grader-error"]
+    failed = [shown(r.student) for r in results if r.status == "grader-error"]
     if failed:
         console.print(f"[red]the grader failed on: {', '.join(failed)}[/red]")
         return NEEDS_ATTENTION

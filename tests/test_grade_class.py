@@ -235,3 +235,18 @@ def test_a_fault_while_rendering_is_that_students_grader_error(root, tmp_path, m
     assert "ZeroDivisionError" in " ".join(records["ben_mse_sign_flipped"]["problems"])
     assert records["ada_correct"]["status"] == "graded"
     assert records["ada_correct"]["score"] == 11
+
+
+def test_folders_named_like_rich_markup_are_shown_as_they_are(root, tmp_path, capsys):
+    submitted, out = tmp_path / "submitted", tmp_path / "out"
+    for name in ("[bold]ada", "ada", "ends_in\\"):  # rich would print the first as "ada"
+        shutil.copytree(root / "sample_class" / "submitted" / "ada_correct", submitted / name)
+    common = ["--root", str(root), "grade", "assignment1", "--submissions", str(submitted)]
+    common += ["--course", str(out), "--out", str(out), "--workers", "1"]
+    capsys.readouterr()
+    assert main(common) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "11/11" in line]
+    names = sorted(line.split("│")[1].strip() for line in rows)
+    assert names == ["[bold]ada", "ada", "ends_in\\"]
+    assert main([*common, "--student", "[nosuch]x"]) == 0
+    assert "for: [nosuch]x" in capsys.readouterr().out
