@@ -180,8 +180,7 @@ def _start_workers_early(args) -> None:
         return
     from .checks import checks_for
     from .course import course_folders
-    from .grade_submission import Job, checks_version, release_text
-    from .records import record_path
+    from .grade_submission import Job, checks_version, hidden_folders, release_text
     from .submission import find_submissions
 
     root = args.root.resolve()
@@ -194,10 +193,10 @@ def _start_workers_early(args) -> None:
     except Exception:  # an unknown assignment, a configuration that fails: the run says
         return
     if not args.force:
-        found = [s for s in found if not record_path(out, s.assignment, s.student).exists()]
+        found = workers.without_record(found, out)
     if not found:
         return
-    hidden = tuple(str(p) for p in (root, submitted, out, course))
+    hidden = hidden_folders(root, submitted, out, course)
     count = args.workers or workers.default_workers(len(found))
     workers.start_early(count, hidden, args.assignment)
     job = Job(

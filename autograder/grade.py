@@ -35,6 +35,7 @@ from .grade_submission import (  # noqa: F401  (re-exported for callers of this 
     grade_notebook,
     grade_points,
     grader_failed,
+    hidden_folders,
     load_submission,
     release_text,
     student_seed,
@@ -96,7 +97,7 @@ def grade_class(
     course = Course.load(config.root, config.course or config.out)
     book_url = config.book_url or course.book_url
     config.out.mkdir(parents=True, exist_ok=True)
-    hidden = tuple(str(p) for p in (config.root, submitted, config.out, course.root))
+    hidden = hidden_folders(config.root, submitted, config.out, course.root)
     late = late_plugin(course.config)
     with GradebookWriter(course.db_url, assignment, checks.notebook, release, late) as gb:
         job = Job(

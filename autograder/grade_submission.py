@@ -70,6 +70,12 @@ def release_text(root: Path, checks: AssignmentChecks) -> str:
     return (root / "exercises" / checks.name / f"{checks.notebook}.ipynb").read_text("utf-8")
 
 
+def hidden_folders(root: Path, submitted: Path, out: Path, course: Path) -> tuple[str, ...]:
+    """The folders a run's sandboxes hide (the repository, the submissions, the reports,
+    the course), as its ``Job`` carries them: part of its grading key."""
+    return tuple(str(p) for p in (root, submitted, out, course))
+
+
 @functools.cache
 def checks_version(assignment: str) -> str:
     """A digest of everything that decides a verdict: the assignment's hidden checks, the

@@ -56,8 +56,9 @@ def new_pool(workers: int, *initargs) -> ProcessPoolExecutor:
 
 def start_early(workers: int, hidden: tuple[str, ...], assignment: str) -> None:
     """Start ``workers`` processes now, each importing the grader and starting its fork
-    server for ``assignment`` hiding ``hidden`` (the run's guessed folders; a fork server
-    started for other folders is replaced on first use) while this process goes on."""
+    server for ``assignment`` hiding ``hidden`` (the run's folders, read from the course's
+    configuration; a fork server started for other folders is replaced on first use)
+    while this process goes on."""
     if workers < 2 or workers in _EARLY:
         return
     pool = new_pool(workers, hidden, assignment)
@@ -111,11 +112,9 @@ def stop_unused() -> None:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def expected_todo(names: list[str], results: Path) -> int:
-    """How many of the submissions ``names`` have no JSON record in ``results`` yet: a
-    guess of the run's work, made before the course and the records can be read."""
-    try:
-        done = {p.stem for p in results.iterdir()}
-    except OSError:
-        done = set()
-    return sum(1 for name in names if name not in done)
+def without_record(submissions: list, out: Path) -> list:
+    """The submissions that have no JSON record in ``out`` yet: the work a run is expected
+    to do (it also regrades a record whose file, checks or seed changed)."""
+    from .records import record_path
+
+    return [s for s in submissions if not record_path(out, s.assignment, s.student).exists()]

@@ -22,7 +22,7 @@ from autograder.cli import main
 from autograder.course import Course, course_folders
 from autograder.grade_submission import Job, checks_version, release_text
 from autograder.records import read_record
-from autograder.submission import find_submissions
+from autograder.submission import Submission, find_submissions
 
 
 def processes() -> dict[int, int]:
@@ -70,11 +70,12 @@ def no_early_pools():
 
 def test_the_expected_work_is_the_submissions_without_a_record(tmp_path):
     results = tmp_path / "results" / "assignment1"
-    assert workers.expected_todo(["a", "b", "c"], results) == 3  # no records yet
+    found = [Submission(name, "assignment1", tmp_path / name) for name in ("a", "b", "c")]
+    assert len(workers.without_record(found, tmp_path)) == 3  # no records yet
     results.mkdir(parents=True)
     (results / "a.json").write_text("{}")
     (results / "x.json").write_text("{}")  # a student who left
-    assert workers.expected_todo(["a", "b", "c"], results) == 2
+    assert [s.student for s in workers.without_record(found, tmp_path)] == ["b", "c"]
 
 
 def test_a_run_of_the_early_pools_size_takes_it(root, tmp_path, no_early_pools):
