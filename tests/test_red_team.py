@@ -116,7 +116,11 @@ ATTACKS = {
 
 if BWRAP:  # without namespaces this would signal every process of the grader's user
     ATTACKS["kills_everything_it_can"] = (
-        relu_with("os.kill(os.getppid(), 9)\nos.kill(-1, 9)", "import os"),
+        relu_with(  # the init (PID 1), every process it may signal, its parent (pid 0)
+            "for pid in (1, -1, os.getppid()):\n    try:\n        os.kill(pid, 9)\n"
+            "    except OSError:\n        pass",
+            "import os",
+        ),
         WITHOUT_RELU,
         "",
     )

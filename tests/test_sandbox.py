@@ -169,9 +169,22 @@ def test_the_course_files_and_the_reference_are_invisible_and_read_only():
 
 @needs_root
 def test_the_student_cannot_signal_the_grader():
-    outcome = attack("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nreturn x")
-    assert "PermissionError" in outcome.probe_errors["attack"]
+    # The fork server, the child's parent, is outside its PID namespace (getppid() is 0);
+    # the one other process the child sees is the init (PID 1), which is root's.
+    body = (
+        "import os, signal\nrefused = 0.0\n"
+        "for pid in sorted(int(p) for p in os.listdir('/proc') if p.isdigit()):\n"
+        "    if pid != os.getpid():\n"
+        "        try:\n"
+        "            os.kill(pid, signal.SIGKILL)\n"
+        "        except PermissionError:\n"
+        "            refused += 1.0\n"
+        "return np.array([float(os.getppid()), float(os.getpid()), refused])"
+    )
+    outcome = attack(body)
+    np.testing.assert_array_equal(outcome.values["attack"]["y"], [0.0, 2.0, 1.0])
     assert_control_intact(outcome)
+    assert outcome.children == 1
 
 
 def live_processes_of(uid: int) -> list[str]:
@@ -340,10 +353,9 @@ def test_weaker_modes_still_grade_and_contain_a_crash(mode):
 def test_without_namespaces_a_child_that_kills_the_fork_server_costs_only_its_call():
     # Plain mode (no bubblewrap, e.g. a laptop): the child can signal its own ancestors.
     body = (
-        "import os\npid = os.getpid()\n"
-        "for _ in range(2):  # the init stand-in, the fork server\n"
-        "    pid = int(open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1])\n"
-        "    os.kill(pid, 9)\n"
+        "import os\n"  # its parent is the fork server (no init stands between them)
+        "pid = int(open(f'/proc/{os.getpid()}/stat').read().rsplit(')', 1)[1].split()[1])\n"
+        "os.kill(pid, 9)\n"
         "import time\ntime.sleep(5)\nreturn x"
     )
     source = "def attack(x):\n" + "".join(f"    {line}\n" for line in body.splitlines())

@@ -6,24 +6,32 @@ imports NumPy once, then serves requests on a SOCK_SEQPACKET socket. A request i
 JSON object (mode, uid, limits) with, where cgroups are used, open ``cgroup.procs``
 files attached. The server never runs student code and never reads a plan: for each
 request (in the namespace modes ahead of it, as a spare) it creates the result and
-command pipes and forks
+command pipes and starts
 
-* the *init*, which (in the namespace modes) is PID 1 of a new PID namespace: the server
-  calls ``unshare(CLONE_NEWPID)`` just before the fork and ``setns`` back to its own
-  namespace just after, so each submission gets a namespace of its own at the cost of
-  one fork. The init sets up the child's mounts and cgroup as root, forks the child and
-  reports its exit status;
-* the *child*, which locks itself in (``jail``): new mount and IPC namespaces, fresh
-  tmpfs mounts for its working directory, ``/tmp``, ``/var/tmp`` and ``/dev/shm``, its own
-  ``/proc``, the submission's cgroup, resource limits, an unprivileged uid, no
-  capabilities. Then it reads its plan from the command pipe, runs the cells, and for
-  each probe reads that probe's inputs after announcing it.
+* the *init*, in the namespace modes: PID 1 of a new PID namespace (the server calls
+  ``unshare(CLONE_NEWPID)``, starts the init, forks the child into the same namespace,
+  and calls ``setns`` back to its own). The init is made by ``clone(CLONE_VM |
+  CLONE_FILES)``: it shares the server's memory and file table, so no page table is
+  copied for it (a fork of a NumPy process costs about 1.5 ms of CPU here), and it only
+  ever sleeps in ``pause()`` (no signal handler is installed, so nothing inside the
+  namespace can wake or kill it). Its one job is to be PID 1: when it dies, the kernel
+  kills every process of the namespace, so nothing a submission started outlives it;
+  processes the submission orphans stay unreaped until then (they count against its
+  own process limit only);
+* the *child*, a fork of the server and PID 2 of that namespace, which locks itself in
+  (``jail``): as root still, new mount and IPC namespaces, fresh tmpfs mounts for its
+  working directory, ``/tmp``, ``/var/tmp`` and ``/dev/shm``, its own ``/proc`` and the
+  submission's cgroup; then resource limits, an unprivileged uid, no capabilities. Then
+  it reads its plan from the command pipe, runs the cells, and runs the probes, whose
+  inputs wait in the pipe in the plan's order.
 
-The server answers a request with the init's pid and, attached, its ends of the two
-pipes (the read end of the results, the write end of the commands), then waits for one
-byte ``K`` or ``E`` from the grader: it kills the init (when PID 1 of a namespace dies,
-the kernel kills every process in it, so nothing a submission started outlives it),
-replies with the exit status, and reaps the init while the grader judges.
+A submission's student code thus never runs as PID 1, so signals reach it as they would
+anywhere (``abort()`` ends it with SIGABRT, a CPU limit with SIGXCPU). The server answers
+a request with the child's pid and, attached, its ends of the two pipes (the read end of
+the results, the write end of the commands), then waits for one byte ``K`` or ``E`` from
+the grader: it collects the child's exit status (waiting for it a moment after ``E``:
+the child closed its pipe), kills the init, replies with the status, and reaps both
+while the grader judges.
 
 Frames (both directions): a 4-byte big-endian length, a UTF-8 JSON header, then raw array
 bytes (C order) as the header describes. Only numbers and arrays are sent back; the
@@ -31,6 +39,7 @@ grader trusts none of it. This file imports nothing from the autograder package.
 """
 
 import builtins
+import contextlib
 import ctypes
 import gc
 import json
@@ -43,12 +52,16 @@ import struct
 import sys
 import traceback
 
+CLONE_VM, CLONE_FILES = 0x100, 0x400
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC = 0x00020000, 0x20000000, 0x08000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 1, 2, 4, 8, 32, 4096
 MS_REC, MS_PRIVATE = 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 WORKDIR = "/student"
 LIBC = ctypes.CDLL(None, use_errno=True)
+LIBC.clone.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+PAUSE = ctypes.cast(LIBC.pause, ctypes.c_void_p).value
+INIT_STACK = 1 << 16  # bytes of stack for an init, which only calls pause()
 CHANNEL = [-1, 0]  # the result pipe of the current child, and the pid allowed to write it
 
 
@@ -118,7 +131,7 @@ def drop_capabilities():
 
 
 def enter_namespaces(request):
-    """In the init of a new PID namespace: private mounts and IPC, fresh tmpfs for the
+    """In the child, inside its PID namespace: private mounts and IPC, fresh tmpfs for the
     working directory, /tmp, /var/tmp and /dev/shm, and a /proc of this namespace."""
     if request["mode"] == "plain":
         os.setsid()
@@ -156,7 +169,7 @@ def jail(request):
         os.setuid(request["uid"])
     if mode != "plain":
         drop_capabilities()
-    # Die with the init process (set after the uid change, which clears it).
+    # Die with the server (set again after the uid change, which clears it).
     LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     workdir = request["workdir"] if mode == "plain" else WORKDIR
     os.chdir(workdir)
@@ -190,8 +203,22 @@ def serve(sock_fd):
     # never visited: the children collect only what they allocate themselves.
     gc.freeze()
     LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    # Python's own SIGINT handler would be copied into each init: with none, a signal
+    # sent to an init from inside its namespace is dropped by the kernel.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     server = socket.socket(fileno=sock_fd)
-    spare, budget = None, []
+    try:
+        _serve_requests(server)
+    finally:
+        for running in SPARE:
+            running.kill()
+
+
+SPARE = []  # the prepared child (and init) of the next request, if any
+
+
+def _serve_requests(server):
+    budget = []
     while True:
         try:
             message, fds, _, _ = socket.recv_fds(server, 1 << 16, 8)
@@ -203,16 +230,14 @@ def serve(sock_fd):
         for fd in budget:  # the cgroup.procs files of the request just received replace these
             os.close(fd)
         budget = fds
-        if spare is not None and spare.key != _key(request):
-            spare.kill()
-            spare = None
-        running = spare or Running(server, request, budget)
-        spare = None
+        if SPARE and SPARE[0].key != _key(request):
+            SPARE.pop().kill()
+        running = SPARE.pop() if SPARE else Running(server, request, budget)
         status = serve_one(server, running)
         server.send(struct.pack(">i", status))
         running.reap()  # killed already: the grader need not wait for the kernel's cleanup
         if request["mode"] != "plain" and request.get("spare"):
-            spare = Running(server, request, budget)
+            SPARE.append(Running(server, request, budget))
 
 
 def _key(request):
@@ -229,50 +254,91 @@ def _own_pid_namespace():
     return OWN_PID_NAMESPACE[0]
 
 
+def start_init():
+    """A process that shares this one's memory and file table and sleeps in ``pause()``
+    until killed (after ``unshare(CLONE_NEWPID)``: PID 1 of the new namespace). Sharing
+    the file table, it holds no copy of a pipe end that this process closes. Returns (its
+    pid, the stack it sleeps on, which must live as long as it does)."""
+    stack = ctypes.create_string_buffer(INIT_STACK)
+    top = (ctypes.addressof(stack) + INIT_STACK) & ~15
+    pid = LIBC.clone(PAUSE, top, CLONE_VM | CLONE_FILES | signal.SIGCHLD, None)
+    if pid < 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"clone: {os.strerror(errno)}")
+    return pid, stack
+
+
 class Running:
-    """The processes of one submission: the init (and the child below it), with the
-    server's ends of its pipes."""
+    """The processes of one submission: the child (and, in the namespace modes, the init
+    of its PID namespace), with the server's ends of its pipes."""
 
     def __init__(self, server, request, budget):
         self.key = _key(request)
         namespaced = request["mode"] != "plain"
         own = _own_pid_namespace() if namespaced else -1
-        result_r, result_w = os.pipe()
-        command_r, command_w = os.pipe()
-        status_r, status_w = os.pipe()
-        if namespaced:  # the next process this server forks is PID 1 of a new namespace
-            _check(LIBC.unshare(CLONE_NEWPID), "unshare pid")
-        init = -1
+        self.init, self.stack, self.status, self.ends = -1, None, None, []
+        child = -1
         try:
-            init = os.fork()
+            if namespaced:  # the next process this server starts is PID 1 of a new namespace
+                _check(LIBC.unshare(CLONE_NEWPID), "unshare pid")
+                self.init, self.stack = start_init()
+            result_r, result_w = os.pipe()
+            command_r, command_w = os.pipe()
+            child = os.fork()  # PID 2 of that namespace
         finally:
-            if namespaced and init != 0:  # back (here, not in the init): later forks stay
-                _check(LIBC.setns(own, CLONE_NEWPID), "setns pid")  # in this namespace
-        if init == 0:
+            if namespaced and child != 0:  # back (here, not in the child): later processes
+                _check(LIBC.setns(own, CLONE_NEWPID), "setns pid")  # start in this one
+            if child < 0:  # the fork failed
+                self.child = -1
+                self.kill()
+        if child == 0:
             server.close()
-            for fd in (status_r, result_r, command_w, *OWN_PID_NAMESPACE):
+            for fd in (result_r, command_w, *OWN_PID_NAMESPACE):
                 os.close(fd)
             try:
-                run_init(request, [result_w, command_r, *budget], status_w)
+                run_child(request, [result_w, command_r, *budget])
             finally:
                 os._exit(70)
-        for fd in (result_w, command_r, status_w):
+        for fd in (result_w, command_r):
             os.close(fd)
-        self.init, self.status_r = init, status_r
+        self.child = child
         self.ends = [result_r, command_w]  # handed to the grader, then closed here
+
+    def wait(self, timeout):
+        """The child's exit status, waiting at most ``timeout`` seconds for it to end;
+        -SIGKILL if it has not ended by then (it is killed next)."""
+        if self.status is None and timeout > 0:
+            with _pidfd(self.child) as fd:
+                if fd >= 0:
+                    select.select([fd], [], [], timeout)
+        if self.status is None:
+            pid, status = os.waitpid(self.child, os.WNOHANG)
+            if pid == self.child:
+                self.status = os.waitstatus_to_exitcode(status)
+        return -signal.SIGKILL if self.status is None else self.status
 
     def stop(self):
         """SIGKILL the init (PID 1 of a namespace takes every process in it along; in plain
-        mode its process group goes at least)."""
-        for kill in (os.killpg, os.kill):
+        mode the child's process group goes at least)."""
+        targets = [(os.kill, self.init)] if self.init > 0 else []
+        if self.child > 0:
+            targets += [(os.killpg, self.child), (os.kill, self.child)]
+        for kill, pid in targets:
             try:
-                kill(self.init, signal.SIGKILL)
+                kill(pid, signal.SIGKILL)
             except OSError:
                 pass
 
     def reap(self):
-        os.waitpid(self.init, 0)
-        for fd in (self.status_r, *self.ends):
+        """Wait for the killed processes: the child first, since the init's end waits for
+        every process of its namespace to be reaped."""
+        if self.child > 0 and self.status is None:
+            os.waitpid(self.child, 0)
+            self.status = -signal.SIGKILL
+        if self.init > 0:
+            os.waitpid(self.init, 0)
+            self.init, self.stack = -1, None
+        for fd in self.ends:
             try:
                 os.close(fd)
             except OSError:
@@ -285,11 +351,25 @@ class Running:
         self.reap()
 
 
+@contextlib.contextmanager
+def _pidfd(pid):
+    """A pidfd of ``pid`` (readable once it has ended), or -1 where there is none."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        yield -1
+        return
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
 def serve_one(server, running):
-    """Hand the grader its ends of the pipes with the init's pid, then wait for its word:
+    """Hand the grader its ends of the pipes with the child's pid, then wait for its word:
     ``K`` (kill now) or ``E`` (the child's pipe closed: collect its status, then kill).
-    Returns the child's exit status; the init is killed, not yet reaped."""
-    socket.send_fds(server, [struct.pack(">i", running.init)], running.ends)
+    Returns the child's exit status; its processes are killed, not yet reaped."""
+    socket.send_fds(server, [struct.pack(">i", running.child)], running.ends)
     for fd in running.ends:
         os.close(fd)
     running.ends = []
@@ -298,56 +378,21 @@ def serve_one(server, running):
         word = server.recv(16)
         if not word:
             break
-    data = _read_upto(running.status_r, 4, 2.0 if word == b"E" else 0.0)
-    status = struct.unpack(">i", data)[0] if len(data) == 4 else -signal.SIGKILL
+    status = running.wait(2.0 if word == b"E" else 0.0)
     running.stop()
     return status
 
 
-def _read_upto(fd, count, timeout):
-    """Up to ``count`` bytes from ``fd``, waiting at most ``timeout`` seconds (None: block)."""
-    data = b""
-    while len(data) < count:
-        if timeout is not None and not select.select([fd], [], [], timeout)[0]:
-            break
-        chunk = os.read(fd, count - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def run_init(request, fds, status_w):
-    """PID 1 of the submission's namespace (a child of the server): set up its mounts and
-    cgroup as root, fork the child that runs student code, and report that child's exit
-    status."""
-    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+def run_child(request, fds):
+    """The child (a fork of the server): as root still, its own mounts and cgroup; then
+    the jail, the plan, the cells and the probes."""
+    out, commands, *budget = fds
+    CHANNEL[:] = [out, os.getpid()]
+    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # die with the server
     enter_namespaces(request)
-    for fd in fds[2:]:  # join the submission's cgroup(s) before any student process exists
+    for fd in budget:  # join the submission's cgroup(s) before any student code runs
         os.write(fd, b"0")
         os.close(fd)
-    child = os.fork()
-    if child == 0:
-        os.close(status_w)
-        code = 0
-        try:
-            run_child(request, fds[:2])
-        except BaseException:
-            code = 70
-        os._exit(code)
-    for fd in fds[:2]:
-        os.close(fd)
-    while True:
-        pid, status = os.wait()
-        if pid == child:
-            break
-    os.write(status_w, struct.pack(">i", os.waitstatus_to_exitcode(status)))
-    os._exit(0)
-
-
-def run_child(request, fds):
-    out, commands = fds
-    CHANNEL[:] = [out, os.getpid()]
     jail(request)
     import numpy as np
 
@@ -452,15 +497,19 @@ def selftest(mode, rebind):
     """Exit 0 if a child can be locked in as in ``mode`` here (run by the grader once, to
     choose the mode: bubblewrap may start where namespaces or mounts inside it fail)."""
     request = {"mode": mode, "uid": 65534, "limits": {"tmp_bytes": 1 << 20}, "rebind": rebind}
-    if mode != "plain":
+    init = -1
+    if mode != "plain":  # as the server does it: an init, then the child beside it
         own = os.open("/proc/self/ns/pid", os.O_RDONLY)
         _check(LIBC.unshare(CLONE_NEWPID), "unshare pid")
+        init, stack = start_init()
     child = os.fork()
     if child == 0:
         code = 1
         try:
             enter_namespaces(request)
             os.stat(sys.executable)  # the interpreter is still there, whatever was remounted
+            if mode != "plain" and os.getpid() != 2:
+                raise OSError("the child is not beside the init of its namespace")
             if mode == "root":
                 os.setgroups([])
                 os.setgid(65534)
@@ -474,6 +523,10 @@ def selftest(mode, rebind):
         _check(LIBC.setns(own, CLONE_NEWPID), "setns pid")
         _check(LIBC.unshare(CLONE_NEWPID), "unshare pid again")
     _, status = os.waitpid(child, 0)
+    if init > 0:
+        os.kill(init, signal.SIGKILL)
+        os.waitpid(init, 0)
+        del stack
     sys.exit(os.waitstatus_to_exitcode(status))
 
 
