@@ -265,7 +265,9 @@ def test_bundled_datasets_are_invisible_so_test_labels_cannot_be_looked_up():
         "except Exception:\n    found = 0.0\nreturn np.array([found])"
     )
     outcome = attack(body, SLOW)
-    np.testing.assert_array_equal(outcome.values["attack"]["y"], [0.0])
+    own_memory, own_files, *init = outcome.values["attack"]["y"]
+    assert own_memory == 8.0 and own_files >= 3.0
+    assert init == [0.0, 0.0, 0.0]
     assert_control_intact(outcome)
 
 
@@ -333,6 +335,43 @@ def test_memory_is_bounded_for_all_processes_of_a_submission_together():
         assert outcome.values["attack"]["y"][0] < 3
     else:
         assert "killed" in outcome.probe_errors["attack"]
+    assert_control_intact(outcome)
+
+
+@pytest.mark.parametrize("mode", ["root", "userns"])
+def test_the_init_shares_the_servers_memory_but_the_child_cannot_reach_it(mode):
+    # PID 1 of the child's namespace shares the fork server's memory and file table; the
+    # child may see that it exists, but not read its memory, trace it or open its files.
+    if (mode == "root" and not ISOLATED) or (mode == "userns" and not BWRAP):
+        pytest.skip(f"needs {mode} mode")
+    # The same reads on the child's own /proc entry must work, or the test proves nothing.
+    body = (
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nreached = []\n"
+        "libc.prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: its own /proc entry becomes its own\n"
+        "for pid in ('self', '1'):  # os lives at the same address in the server\n"
+        "    try:\n        with open(f'/proc/{pid}/mem', 'rb') as mem:\n"
+        "            mem.seek(id(os))\n            reached.append(float(len(mem.read(8))))\n"
+        "    except OSError:\n        reached.append(0.0)\n"
+        "    opened = 0.0\n"
+        "    for fd in os.listdir(f'/proc/{pid}/fd') if os.access(f'/proc/{pid}/fd', os.R_OK) "
+        "else []:\n"
+        "        try:\n            os.close(os.open(f'/proc/{pid}/fd/{fd}', os.O_RDONLY))\n"
+        "            opened += 1.0\n        except OSError:\n            pass\n"
+        "    reached.append(opened)\n"
+        "reached.append(float(libc.ptrace(16, 1, None, None) == 0))  # PTRACE_ATTACH\n"
+        "return np.array(reached)"
+    )
+    source = "def attack(x):\n" + "".join(f"    {line}\n" for line in body.splitlines())
+    cells = [Cell("setup", "import numpy as np"), Cell("answer", source + CONTROL)]
+    probes = [
+        Probe("attack", [{"call": "attack", "args": [{"in": "x"}], "save": ["y"]}], ["y"]),
+        Probe("control", [{"call": "control", "args": [{"in": "x"}], "save": ["y"]}], ["y"]),
+    ]
+    isolation = Isolation.for_course([ROOT], mode=mode)
+    outcome = run(cells, probes, {"x": np.arange(4.0)}, LIMITS, isolation)
+    own_memory, own_files, *init = outcome.values["attack"]["y"]
+    assert own_memory == 8.0 and own_files >= 3.0
+    assert init == [0.0, 0.0, 0.0]
     assert_control_intact(outcome)
 
 
