@@ -265,9 +265,7 @@ def test_bundled_datasets_are_invisible_so_test_labels_cannot_be_looked_up():
         "except Exception:\n    found = 0.0\nreturn np.array([found])"
     )
     outcome = attack(body, SLOW)
-    own_memory, own_files, *init = outcome.values["attack"]["y"]
-    assert own_memory == 8.0 and own_files >= 3.0
-    assert init == [0.0, 0.0, 0.0]
+    np.testing.assert_array_equal(outcome.values["attack"]["y"], [0.0])
     assert_control_intact(outcome)
 
 

@@ -60,6 +60,8 @@ def test_arrays_round_trip_even_when_split_across_reads():
         (frame({"t": "probe_start", "probe": 3}), "invalid probe"),
         (frame({"t": "probe_start", "probe": True}), "invalid probe"),
         (raw('{"t": NaN}'), "number"),
+        (frame({"t": ["value"]}), "known type"),
+        (raw('{"t": "end"} {"t": "end"}'), "not JSON"),
     ],
     ids=[
         "object",
@@ -80,6 +82,8 @@ def test_arrays_round_trip_even_when_split_across_reads():
         "non-string-id",
         "bool-id",
         "nan",
+        "unhashable-type",
+        "data-after-the-object",
     ],
 )
 def test_malformed_frames_are_refused(data, words):

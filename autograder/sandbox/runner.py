@@ -11,6 +11,7 @@ loop costs only the part that contains it.
 
 from __future__ import annotations
 
+import functools
 import os
 import selectors
 import shutil
@@ -43,6 +44,17 @@ class Probe:
     steps: list[dict]
     send: list[str]
     group: str = ""  # after a timeout, the rest of the group is skipped
+
+    @functools.cached_property
+    def inputs(self) -> list[str]:
+        """Names of the input arrays that the steps refer to, sorted."""
+        return sorted(probe_inputs(self))
+
+    @functools.cached_property
+    def returns(self) -> frozenset[str]:
+        """Every value name the child may send for this probe: the results, and each
+        input as the student's function left it (``after:<name>``)."""
+        return frozenset(self.send) | {f"after:{n}" for n in self.inputs}
 
 
 @dataclass
@@ -152,7 +164,7 @@ class Attempt:
             }
         )
         self.next_probe = 0  # index in ``probes`` of the next probe to be announced
-        self.names: set[str] = set()  # value names the current probe may send
+        self.names: frozenset[str] = frozenset()  # value names the current probe may send
         self.clock = time.monotonic()
 
     def _charge(self, phase) -> None:
@@ -183,8 +195,7 @@ class Attempt:
         # trip to this process (the child sees them early, but only its own inputs).
         self.outbox = bytearray(self.plan)
         for probe in self.probes:
-            names = sorted(probe_inputs(probe))
-            self.outbox += encode_inputs({n: self.inputs[n] for n in names})
+            self.outbox += encode_inputs({n: self.inputs[n] for n in probe.inputs})
         phase, culprit, reason, ended, closed = ("startup", ""), None, "", False, False
         try:
             phase, culprit, reason, ended = self._exchange(result_r, command_w, remaining)
@@ -275,7 +286,7 @@ class Attempt:
                 raise ChannelError("a check was announced out of order")
             probe = self.probes[self.next_probe]
             self.next_probe += 1
-            self.names = set(probe.send) | {f"after:{n}" for n in probe_inputs(probe)}
+            self.names = probe.returns
             return ("probe", probe.id), now + limits.probe_seconds, False
         elif kind in ("value", "bad_value", "probe_error", "probe_done"):
             if phase != ("probe", header["probe"]):

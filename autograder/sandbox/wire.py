@@ -67,26 +67,33 @@ def _no_float(text: str):
 
 
 _DECODER = json.JSONDecoder(parse_int=_bounded_int, parse_float=_no_float, parse_constant=_no_float)
+_SCAN = _DECODER.scan_once  # the decoder's C scanner, with the hooks above
+_KEYS = {kind: frozenset({"t", *fields}) for kind, fields in FIELDS.items()}
+_ITEMSIZE = {name: np.dtype(name).itemsize for name in ALLOWED_DTYPES}
+_LENGTH = struct.Struct(">I")
 
 
-def parse_header(data: bytes) -> dict:
+def parse_header(data: bytes | bytearray) -> dict:
     """A validated header: a flat object of one known frame type with its keys only."""
     try:
-        header = _DECODER.decode(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        header, end = _SCAN(text, 0)
     except ChannelError:
         raise
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+    except (UnicodeDecodeError, ValueError, RecursionError, StopIteration) as error:
         raise ChannelError(f"a frame header is not JSON ({type(error).__name__})") from None
-    if not isinstance(header, dict) or header.get("t") not in FIELDS:
+    if end != len(text):
+        raise ChannelError("a frame header is not JSON (data after it)")
+    kind = header.get("t") if type(header) is dict else None
+    if type(kind) is not str or kind not in FIELDS:
         raise ChannelError("a frame header is not an object of a known type")
-    fields = FIELDS[header["t"]]
-    if set(header) != {"t", *fields}:
-        raise ChannelError(f"a '{header['t']}' frame has unexpected or missing keys")
-    for key, kind in fields.items():
+    if header.keys() != _KEYS[kind]:
+        raise ChannelError(f"a '{kind}' frame has unexpected or missing keys")
+    for key, want in FIELDS[kind].items():
         value = header[key]
-        if not isinstance(value, kind) or isinstance(value, bool):
-            raise ChannelError(f"a '{header['t']}' frame has an invalid {key}")
-        if kind is str:
+        if type(value) is not want:  # exactly: bool is not an int here, nor a str subclass
+            raise ChannelError(f"a '{kind}' frame has an invalid {key}")
+        if want is str:
             header[key] = clean_text(value, MAX_TEXT)
     return header
 
@@ -145,40 +152,40 @@ class FrameReader:
         buffer, start = self.buffer, self.start
         if len(buffer) < start + 4:
             return None
-        (size,) = struct.unpack_from(">I", buffer, start)
+        (size,) = _LENGTH.unpack_from(buffer, start)
         if size > MAX_HEADER:
             raise ChannelError("a frame header is too large")
-        if len(buffer) < start + 4 + size:
+        body = start + 4 + size
+        if len(buffer) < body:
             return None
-        header = parse_header(bytes(buffer[start + 4 : start + 4 + size]))
-        nbytes = header["nbytes"] if header["t"] == "value" else 0
+        header = parse_header(buffer[start + 4 : body])
+        if header["t"] != "value":
+            self.start = body
+            return Frame(header)
+        nbytes = header["nbytes"]
         if nbytes < 0 or nbytes > self.budget:
             raise ChannelError("a frame has an invalid byte count")
-        end = start + 4 + size + nbytes
+        end = body + nbytes
         if len(buffer) < end:
             return None
-        array = None
-        if header["t"] == "value":
-            array = decode_array(header, bytes(buffer[start + 4 + size : end]))
+        array = decode_array(header, buffer[body:end])
         self.start = end
         return Frame(header, array)
 
 
-def decode_array(header: dict, payload: bytes) -> np.ndarray:
+def decode_array(header: dict, payload: bytes | bytearray) -> np.ndarray:
     """Rebuild an array from a validated header and its raw bytes (a fresh, owned copy)."""
     dtype, shape = header.get("dtype"), header.get("shape")
-    if dtype not in ALLOWED_DTYPES:
+    if dtype not in _ITEMSIZE:
         raise ChannelError(f"dtype {dtype[:20]!r} is not allowed")
-    if (
-        not isinstance(shape, list)
-        or len(shape) > MAX_NDIM
-        or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)
-    ):
+    if type(shape) is not list or len(shape) > MAX_NDIM:
         raise ChannelError("an array shape is invalid")
     count = 1
     for n in shape:  # exact Python integers: a product cannot wrap around
+        if type(n) is not int or n < 0:
+            raise ChannelError("an array shape is invalid")
         count *= n
-    if count * np.dtype(dtype).itemsize != len(payload):
+    if count * _ITEMSIZE[dtype] != len(payload):
         raise ChannelError("an array's byte count does not match its shape")
     return np.frombuffer(payload, dtype=dtype).reshape(shape).copy()
 
