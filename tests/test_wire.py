@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import struct
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from autograder.sandbox.wire import MAX_TEXT, ChannelError, FrameReader, scrub_numbers
+from autograder.sandbox.wire import (
+    ALLOWED_DTYPES,
+    FIELDS,
+    MAX_TEXT,
+    ChannelError,
+    FrameReader,
+    scrub_numbers,
+)
 
 
 def frame(header: dict, payload: bytes = b"") -> bytes:
@@ -130,3 +140,49 @@ def test_messages_never_echo_numbers_that_could_be_hidden_inputs(message):
 def test_short_numbers_in_messages_survive():
     text = "shapes (3,4) and (5,6) not aligned: 4 (dim 1) != 5 (dim 0), lr 0.5"
     assert scrub_numbers(text) == text
+
+
+# Whatever bytes a child writes, the reader either returns valid frames or records a
+# ChannelError: any other exception would be a crash of the grader on hostile input.
+_KEYS = ["t", "probe", "name", "dtype", "shape", "nbytes", "cell", "error", "type", "x"]
+_TYPES = ["value", "bad_value", "cell_start", "cell_error", "probe_start", "probe_error"]
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=20)
+    | st.sampled_from([*_TYPES, "probe_done", "end", "<f8", "|O", "|b1"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=12,
+)
+_HEADERS = st.dictionaries(st.sampled_from(_KEYS) | st.text(max_size=5), _JSON, max_size=7)
+
+
+@st.composite
+def _streams(draw) -> bytes:
+    """Frames with drawn headers (nearly valid ones among them) and payloads, and noise."""
+    chunks = []
+    for _ in range(draw(st.integers(1, 4))):
+        header = draw(_HEADERS)
+        if draw(st.booleans()):  # a value frame that is right but for the drawn fields
+            valid = {"t": "value", "probe": "p", "name": "y", "dtype": "<f8", "shape": [2]}
+            header = {**valid, "nbytes": 16, **header}
+        text = json.dumps(header, allow_nan=True)
+        payload = draw(st.binary(max_size=40))
+        chunks.append(raw(text) + payload if draw(st.booleans()) else draw(st.binary(max_size=60)))
+    return b"".join(chunks)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(data=_streams(), cuts=st.lists(st.integers(0, 400), max_size=4))
+def test_no_bytes_crash_the_reader(data, cuts):
+    reader = FrameReader(budget=10_000)
+    frames = []
+    for start, end in itertools.pairwise([0, *sorted(cuts), len(data)]):
+        frames += reader.feed(data[start:end])
+    assert reader.error is None or isinstance(reader.error, ChannelError)
+    for got in frames:
+        assert got.header["t"] in FIELDS and set(got.header) == {"t", *FIELDS[got.header["t"]]}
+        if got.header["t"] == "value":
+            assert got.array.dtype.str in ALLOWED_DTYPES and got.array.flags.owndata
