@@ -11,6 +11,8 @@ import warnings
 import nbformat
 import pytest
 from conftest import load_answers, load_release, write_submission
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autograder.submission import (
     UnreadableSubmission,
@@ -122,3 +124,70 @@ def test_magics_and_shell_escapes_are_commented_out():
     assert "x = 1" in result
     for line in result.splitlines():
         assert not line.lstrip().startswith(("%", "!"))
+
+
+# Whatever JSON a student submits, reading it, building the program and writing the
+# autograded notebook either work or say why in words: an exception escaping them would
+# be a grader-error for that student (the grader's bug, not the student's).
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_IDS = [
+    c.metadata.nbgrader["grade_id"]
+    for c in load_release("assignment1").cells
+    if "nbgrader" in c.metadata
+]
+_NBGRADER = st.dictionaries(
+    st.sampled_from(["grade_id", "solution", "grade", "points", "locked", "cell_type"]),
+    st.sampled_from([*_IDS, True, False, 2]) | _JSON,
+)
+
+
+@st.composite
+def _cell(draw):
+    keys = ["cell_type", "source", "metadata", "outputs", "execution_count", "id"]
+    cell = draw(st.dictionaries(st.sampled_from(keys), _JSON))
+    if draw(st.booleans()):  # close to a real cell, with drawn nbgrader metadata
+        cell["cell_type"] = draw(st.sampled_from(["code", "markdown", "raw"]) | _JSON)
+        cell["metadata"] = {"nbgrader": draw(_NBGRADER | _JSON)}
+        cell["source"] = draw(st.text(max_size=30) | st.lists(st.text(max_size=8)) | _JSON)
+        cell.setdefault("outputs", [])
+    return draw(st.just(cell) | _JSON) if draw(st.integers(0, 9)) == 0 else cell
+
+
+_NOTEBOOKS = st.fixed_dictionaries(
+    {
+        "cells": st.lists(_cell(), max_size=6) | _JSON,
+        "metadata": st.just({}) | _JSON,
+        "nbformat": st.sampled_from([4, 3, 2, 5]) | _JSON,
+        "nbformat_minor": st.sampled_from([0, 5, 99]) | _JSON,
+    }
+)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(notebook=_NOTEBOOKS)
+def test_no_notebook_crashes_the_reader_or_the_autograded_notebook(tmp_path_factory, notebook):
+    from autograder import autograded
+    from autograder.checks import checks_for
+    from autograder.grade_submission import grade_points, load_submission, zero_parts
+    from autograder.records import SubmissionResult
+    from autograder.submission import Submission
+
+    path = tmp_path_factory.mktemp("s") / "assignment1.ipynb"
+    path.write_text(json.dumps(notebook), encoding="utf-8")
+    release = load_release("assignment1")
+    submitted = load_submission(Submission("s", "assignment1", path))
+    if isinstance(submitted, UnreadableSubmission):
+        assert str(submitted)
+    else:
+        program = build_program(release, submitted)
+        assert all(isinstance(c.source, str) for c in program.cells)
+    result = SubmissionResult("s", "assignment1", 1, "graded")
+    result.parts = zero_parts(checks_for("assignment1"), grade_points(release))
+    text = autograded.build(json.loads(nbformat.writes(release)), submitted, result)
+    assert json.loads(text)["cells"]
