@@ -321,8 +321,9 @@ class Running:
         """SIGKILL the init (PID 1 of a namespace takes every process in it along; in plain
         mode the child's process group goes at least)."""
         targets = [(os.kill, self.init)] if self.init > 0 else []
-        if self.child > 0:
-            targets += [(os.killpg, self.child), (os.kill, self.child)]
+        if self.child > 0:  # its group (plain mode); itself, unless reaped (its pid is free)
+            targets.append((os.killpg, self.child))
+            targets += [(os.kill, self.child)] if self.status is None else []
         for kill, pid in targets:
             try:
                 kill(pid, signal.SIGKILL)
