@@ -26,15 +26,16 @@ CONTROL = "def control(x):\n    return x + 1.0\n"
 pytestmark = pytest.mark.usefixtures("cpu_burner")
 
 
-def attack(body: str, limits: Limits = LIMITS, setup: str = "import numpy as np\n"):
-    """Run ``def attack(x): <body>`` then a control probe; returns the outcome."""
+def attack(body: str, limits: Limits = LIMITS, setup: str = "import numpy as np\n", mode=None):
+    """Run ``def attack(x): <body>`` then a control probe, in the strongest mode or in
+    ``mode``; returns the outcome."""
     source = "def attack(x):\n" + "".join(f"    {line}\n" for line in body.splitlines())
     cells = [Cell("setup", setup), Cell("answer", source + CONTROL)]
     probes = [
         Probe("attack", [{"call": "attack", "args": [{"in": "x"}], "save": ["y"]}], ["y"]),
         Probe("control", [{"call": "control", "args": [{"in": "x"}], "save": ["y"]}], ["y"]),
     ]
-    isolation = Isolation.for_course([ROOT])
+    isolation = Isolation.for_course([ROOT], mode=mode)
     return run(cells, probes, {"x": np.arange(4.0)}, limits, isolation)
 
 
@@ -359,14 +360,7 @@ def test_the_init_shares_the_servers_memory_but_the_child_cannot_reach_it(mode):
         "reached.append(float(libc.ptrace(16, 1, None, None) == 0))  # PTRACE_ATTACH\n"
         "return np.array(reached)"
     )
-    source = "def attack(x):\n" + "".join(f"    {line}\n" for line in body.splitlines())
-    cells = [Cell("setup", "import numpy as np"), Cell("answer", source + CONTROL)]
-    probes = [
-        Probe("attack", [{"call": "attack", "args": [{"in": "x"}], "save": ["y"]}], ["y"]),
-        Probe("control", [{"call": "control", "args": [{"in": "x"}], "save": ["y"]}], ["y"]),
-    ]
-    isolation = Isolation.for_course([ROOT], mode=mode)
-    outcome = run(cells, probes, {"x": np.arange(4.0)}, LIMITS, isolation)
+    outcome = attack(body, mode=mode)
     own_memory, own_files, *init = outcome.values["attack"]["y"]
     assert own_memory == 8.0 and own_files >= 3.0
     assert init == [0.0, 0.0, 0.0]
@@ -395,14 +389,7 @@ def test_without_namespaces_a_child_that_kills_the_fork_server_costs_only_its_ca
         "os.kill(pid, 9)\n"
         "import time\ntime.sleep(5)\nreturn x"
     )
-    source = "def attack(x):\n" + "".join(f"    {line}\n" for line in body.splitlines())
-    cells = [Cell("setup", "import numpy as np"), Cell("answer", source + CONTROL)]
-    probes = [
-        Probe("attack", [{"call": "attack", "args": [{"in": "x"}], "save": ["y"]}], ["y"]),
-        Probe("control", [{"call": "control", "args": [{"in": "x"}], "save": ["y"]}], ["y"]),
-    ]
-    isolation = Isolation.for_course([ROOT], mode="plain")
-    outcome = run(cells, probes, {"x": np.arange(4.0)}, LIMITS, isolation)
+    outcome = attack(body, mode="plain")
     assert "attack" in outcome.probe_errors
     assert_control_intact(outcome)
 
